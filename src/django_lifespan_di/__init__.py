@@ -1,0 +1,22 @@
+"""Long-lived resources (an aiohttp session, a pool, an SDK client) for async Django views.
+
+A dependency-injector container declares them; the lifespan-aware ASGI handler starts them
+before serving and stops them at shutdown; views get them through ``@inject``.
+"""
+
+from __future__ import annotations
+
+from django_lifespan_di._container import get_container
+from django_lifespan_di._lifecycle import ShutdownError, StartupError
+from django_lifespan_di._resource import AsyncResourceRequiredError, LifespanResource
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncResourceRequiredError",
+    "LifespanResource",
+    "ShutdownError",
+    "StartupError",
+    "__version__",
+    "get_container",
+]

@@ -1,0 +1,76 @@
+"""The one container of this process: built and wired when Django is ready."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from django_lifespan_di.conf import ConfigurationError, LifespanSettings, get_settings
+
+__all__ = ["get_container", "get_lifespan_settings", "setup", "wired_modules"]
+
+
+class _Registry:
+    container: Any = None
+    settings: LifespanSettings | None = None
+    error: ConfigurationError | None = None
+
+
+_registry = _Registry()
+
+
+def setup() -> None:
+    """Read the settings, instantiate the container and wire it (from ``AppConfig.ready``).
+
+    A configuration mistake is kept, not raised, so that ``manage.py check`` can report it with
+    its id; serving raises it (:func:`get_container`).
+    """
+    _registry.container = _registry.settings = _registry.error = None
+    try:
+        settings = get_settings()
+    except ConfigurationError as exc:
+        _registry.error = exc
+        return
+    try:
+        # Instantiating a DeclarativeContainer wires its own wiring_config.
+        container = settings.container()
+        packages = [module for module in settings.wire if hasattr(module, "__path__")]
+        modules = [module for module in settings.wire if not hasattr(module, "__path__")]
+        if packages or modules:
+            container.wire(modules=modules, packages=packages)
+    except ImportError as exc:
+        _registry.error = ConfigurationError(
+            "django_lifespan_di.E006",
+            f"Wiring the container {settings.container.__qualname__} failed: {exc}. Check the "
+            "modules and packages in its wiring_config and in DJANGO_LIFESPAN_DI['WIRE'].",
+        )
+        return
+    _registry.container = container
+    _registry.settings = settings
+
+
+def get_container() -> Any:
+    """Return the process's container instance, as named by ``DJANGO_LIFESPAN_DI['CONTAINER']``."""
+    if _registry.error is not None:
+        raise _registry.error
+    if _registry.container is None:
+        raise ImproperlyConfigured(
+            "No container has been set up: add 'django_lifespan_di' to INSTALLED_APPS and "
+            "call django.setup() (get_asgi_application() does) before asking for it."
+        )
+    return _registry.container
+
+
+def get_lifespan_settings() -> LifespanSettings:
+    """The validated settings the container was built from."""
+    get_container()
+    assert _registry.settings is not None
+    return _registry.settings
+
+
+def wired_modules() -> tuple[list[ModuleType], list[ModuleType]]:
+    """The modules and packages the container is wired to."""
+    container = get_container()
+    return list(container.wired_to_modules), list(container.wired_to_packages)

@@ -1,0 +1,253 @@
+"""``LifespanResource``: an async resource that knows which event loop owns it.
+
+A stock ``providers.Resource`` keeps one instance, bound to whichever loop created it, shares one
+init task among all waiters (so one cancelled waiter cancels the init for everyone) and hands out
+a future on every call (so each injection costs a Task). This provider keeps one instance per
+running event loop instead:
+
+* the instance started by the lifespan startup serves every request on the server's loop, and
+  an injection of it is a dictionary lookup, with no Task;
+* without lifespan (daphne, ``runserver``, Django's test clients), the first use on a loop
+  creates the instance once, whatever the number of concurrent first callers, and a caller that
+  is cancelled does not cancel the creation for the others;
+* each instance lives in an async generator registered with its loop, so the loop's own
+  ``shutdown_asyncgens()`` (run by ``asyncio.run`` and asgiref) closes it with the loop; what a
+  loop that is never shut down leaves open is closed at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import inspect
+import logging
+import time
+import weakref
+from collections.abc import AsyncGenerator, Awaitable
+from typing import Any, Generic, TypeVar
+
+from dependency_injector import providers, resources
+
+__all__ = ["AsyncResourceRequiredError", "LifespanResource"]
+
+logger = logging.getLogger("django_lifespan_di")
+
+T = TypeVar("T")
+
+_all_resources: weakref.WeakSet[LifespanResource[Any]] = weakref.WeakSet()
+
+
+class AsyncResourceRequiredError(RuntimeError):
+    """An async resource was asked for where no event loop runs (a sync view or thread)."""
+
+
+class _LoopState:
+    """One instance of a resource, owned by one event loop."""
+
+    __slots__ = ("generator", "ready", "task", "value")
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.value: Any = None
+        self.task: asyncio.Task[Any] | None = None
+        self.generator: AsyncGenerator[Any, None] | None = None
+
+
+class LifespanResource(providers.Resource, Generic[T]):  # type: ignore[misc]
+    """An async ``Resource`` with one instance per event loop, created once, closed with its loop.
+
+    Use it like ``providers.Resource`` with an async generator function, a coroutine function,
+    an async context manager factory or a ``resources.AsyncResource`` subclass::
+
+        http_session = LifespanResource(client_session, base_url="https://api.example.com")
+    """
+
+    def __init__(self, provides: Any = None, *args: Any, **kwargs: Any) -> None:
+        if provides is not None:
+            _require_async(provides)
+        super().__init__(provides, *args, **kwargs)
+        # The provider decides on its own whether a call returns a value or an awaitable;
+        # pinning the mode stops dependency-injector from flipping it (for example when an
+        # override returns a plain object) and from wrapping ready values in futures.
+        self.disable_async_mode()
+        self._states: dict[asyncio.AbstractEventLoop, _LoopState] = {}
+        _all_resources.add(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LifespanResource[T]:
+        if self._states:
+            raise providers.Error(f"Can not copy initialized resource {self!r}")
+        copied: LifespanResource[T] = super().__deepcopy__(memo)
+        return copied
+
+    @property
+    def initialized(self) -> bool:
+        """Whether the current event loop (or, outside any loop, some loop) holds an instance."""
+        loop = _running_loop()
+        if loop is None:
+            return any(state.ready for state in self._states.values())
+        state = self._states.get(loop)
+        return state is not None and state.ready
+
+    def _provide(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        loop = _running_loop()
+        if loop is None:
+            raise AsyncResourceRequiredError(
+                f"{self!r} is an async resource and no event loop is running here, so it "
+                "cannot be provided. Declare the view (or the code asking for it) "
+                "`async def`, or use a sync providers.Resource for sync code."
+            )
+        state = self._states.get(loop)
+        if state is not None and state.ready:
+            return state.value
+        return self._acquire(loop)
+
+    def init(self) -> Awaitable[T]:
+        """Start the instance for the running loop (if not started) and return it."""
+        loop = _running_loop()
+        if loop is None:
+            raise AsyncResourceRequiredError(
+                f"{self!r} is an async resource: await its init() inside a running event loop."
+            )
+        return self._acquire(loop)
+
+    def shutdown(self) -> Awaitable[None]:
+        """Close the instance owned by the running loop, if any."""
+        loop = _running_loop()
+        if loop is None:
+            raise AsyncResourceRequiredError(
+                f"{self!r} is an async resource: await its shutdown() inside the event loop "
+                "that started it."
+            )
+        return self._close(loop)
+
+    async def _acquire(self, loop: asyncio.AbstractEventLoop) -> T:
+        state = self._states.get(loop)
+        if state is None:
+            state = _LoopState()
+            self._states[loop] = state
+            state.task = loop.create_task(self._open(loop, state))
+            state.task.add_done_callback(lambda task: self._opened(loop, state, task))
+        if state.ready:
+            return state.value  # type: ignore[no-any-return]
+        assert state.task is not None
+        # Shielded: a caller that goes away (a client disconnect) must not cancel the start
+        # that every other caller on this loop is waiting for.
+        return await asyncio.shield(state.task)  # type: ignore[no-any-return]
+
+    async def _open(self, loop: asyncio.AbstractEventLoop, state: _LoopState) -> T:
+        started = time.perf_counter()
+        generator = self._lifetime(loop, state)
+        # The first step registers the generator with the running loop's asyncgen hooks, so
+        # loop.shutdown_asyncgens() closes the instance before the loop is closed.
+        value: T = await generator.__anext__()
+        state.generator = generator
+        state.value = value
+        state.ready = True
+        logger.debug("created %r in %.1f ms", self, (time.perf_counter() - started) * 1000)
+        return value
+
+    def _opened(
+        self, loop: asyncio.AbstractEventLoop, state: _LoopState, task: asyncio.Task[Any]
+    ) -> None:
+        if task.cancelled() or task.exception() is not None:
+            # Forget a failed start, so the next caller tries again.
+            self._forget(loop, state)
+
+    def _forget(self, loop: asyncio.AbstractEventLoop, state: _LoopState) -> None:
+        if self._states.get(loop) is state:
+            del self._states[loop]
+
+    async def _lifetime(
+        self, loop: asyncio.AbstractEventLoop, state: _LoopState
+    ) -> AsyncGenerator[T, None]:
+        try:
+            obj = self.provides(*[await _resolve(arg) for arg in self.args], **{
+                name: await _resolve(value) for name, value in self.kwargs.items()
+            })
+            if inspect.isawaitable(obj):
+                obj = await obj
+            exit_ = None
+            if hasattr(obj, "__aenter__") and hasattr(obj, "__aexit__"):
+                exit_ = obj.__aexit__
+                obj = await obj.__aenter__()
+            elif hasattr(obj, "__enter__") and hasattr(obj, "__exit__"):
+                raise TypeError(
+                    f"{self!r} produced a sync context manager ({obj!r}); LifespanResource "
+                    "needs an async one. Use providers.Resource for sync resources."
+                )
+        except BaseException:
+            self._forget(loop, state)
+            raise
+        try:
+            yield obj
+        finally:
+            self._forget(loop, state)
+            if exit_ is not None:
+                await exit_(None, None, None)
+
+    async def _close(self, loop: asyncio.AbstractEventLoop) -> None:
+        state = self._states.get(loop)
+        if state is None:
+            return
+        if not state.ready:
+            assert state.task is not None
+            state.task.cancel()
+            try:
+                await state.task
+            except asyncio.CancelledError:
+                if not state.task.cancelled():
+                    raise  # the caller of shutdown() was cancelled, not the start
+                return
+        assert state.generator is not None
+        await state.generator.aclose()
+
+    def _close_leftovers(self) -> None:
+        """At interpreter exit, close instances whose loop is still open but stopped."""
+        for loop, state in list(self._states.items()):
+            if not state.ready or state.generator is None:
+                continue
+            if loop.is_closed() or loop.is_running():
+                logger.warning(
+                    "could not close %r at exit: its event loop is %s",
+                    self,
+                    "closed" if loop.is_closed() else "still running",
+                )
+                continue
+            try:
+                loop.run_until_complete(state.generator.aclose())
+            except Exception:
+                logger.exception("closing %r at exit failed", self)
+
+
+async def _resolve(value: Any) -> Any:
+    if providers.is_provider(value):
+        value = value()
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _require_async(provides: Any) -> None:
+    sync = (
+        inspect.isgeneratorfunction(provides)
+        or (isinstance(provides, type) and issubclass(provides, resources.Resource))
+    )
+    if sync:
+        raise TypeError(
+            f"LifespanResource needs an async initializer (an async generator function, a "
+            f"coroutine function, an async context manager or a resources.AsyncResource), "
+            f"got the sync {provides!r}. Use providers.Resource for sync resources."
+        )
+
+
+@atexit.register
+def _close_all_at_exit() -> None:
+    for resource in list(_all_resources):
+        resource._close_leftovers()

@@ -1,0 +1,115 @@
+"""The lifespan-aware ASGI entry point for Django.
+
+``get_asgi_application()`` replaces Django's own; :class:`LifespanMiddleware` adds the same
+lifespan handling to any other ASGI app (for example Channels' ``ProtocolTypeRouter``).
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import django
+from django.core import checks
+from django.core.handlers.asgi import ASGIHandler
+
+from django_lifespan_di import _container
+from django_lifespan_di._lifecycle import Lifecycle, StartupError, report_failure
+from django_lifespan_di.checks import TAG
+
+__all__ = ["STATE_KEY", "LifespanASGIHandler", "LifespanMiddleware", "get_asgi_application"]
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+
+STATE_KEY = "django_lifespan_di"
+"""The key of the started resources (a dict by provider name) in the lifespan ``state``."""
+
+
+async def handle_lifespan(scope: Scope, receive: Any, send: Any) -> None:
+    """Speak the ASGI lifespan protocol: start the container's resources, later stop them."""
+    message = await receive()
+    if message["type"] != "lifespan.startup":  # pragma: no cover - a broken server
+        return
+    lifecycle: Lifecycle | None = None
+    try:
+        _run_checks()
+        settings = _container.get_lifespan_settings()
+        lifecycle = Lifecycle(
+            _container.get_container(),
+            startup_timeout=settings.startup_timeout,
+            shutdown_timeout=settings.shutdown_timeout,
+            on_startup=settings.on_startup,
+            on_shutdown=settings.on_shutdown,
+        )
+        started = await lifecycle.startup()
+    except Exception as exc:
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        report_failure(f"lifespan startup failed: {exc}\n{text}")
+        await _send(send, {"type": "lifespan.startup.failed", "message": f"{exc}\n{text}"})
+        return
+    state = scope.get("state")
+    if isinstance(state, dict):
+        # Only a copy for the application's use: granian clears state before shutdown, and
+        # its presence does not prove that lifespan ran, so nothing here reads it back.
+        state[STATE_KEY] = started
+    await _send(send, {"type": "lifespan.startup.complete"})
+
+    message = await receive()
+    if message["type"] != "lifespan.shutdown":  # pragma: no cover - a broken server
+        return
+    try:
+        await lifecycle.shutdown()
+    except Exception as exc:
+        report_failure(f"lifespan shutdown failed: {exc}")
+        await _send(send, {"type": "lifespan.shutdown.failed", "message": str(exc)})
+        return
+    await _send(send, {"type": "lifespan.shutdown.complete"})
+
+
+def _run_checks() -> None:
+    errors = [message for message in checks.run_checks(tags=[TAG]) if message.is_serious()]
+    if errors:
+        listing = "\n".join(f"  {message}" for message in errors)
+        raise StartupError(
+            "configuration", f"the system checks found {len(errors)} error(s):\n{listing}"
+        )
+
+
+async def _send(send: Any, message: Message) -> None:
+    # Hypercorn raises inside send() of lifespan.startup.failed; the failure is already
+    # reported, so that must not turn into a second, confusing traceback.
+    try:
+        await send(message)
+    except Exception:
+        if not message["type"].endswith(".failed"):
+            raise
+
+
+class LifespanASGIHandler(ASGIHandler):  # type: ignore[misc]
+    """Django's ``ASGIHandler`` plus the lifespan protocol; every other scope goes to Django."""
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await handle_lifespan(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+class LifespanMiddleware:
+    """Add lifespan handling to any ASGI app, such as Channels' ``ProtocolTypeRouter``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await handle_lifespan(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def get_asgi_application() -> LifespanASGIHandler:
+    """Set Django up and return the lifespan-aware handler (use in place of Django's)."""
+    django.setup(set_prefix=False)
+    return LifespanASGIHandler()

@@ -1,0 +1,169 @@
+"""System checks (``manage.py check``), also run by the lifespan startup before serving.
+
+Ids: ``django_lifespan_di.E001`` to ``E008`` are settings mistakes (see :mod:`.conf`);
+``E009`` a view with injection markers in a module the container is not wired to; ``E010`` a
+marker naming a provider the container does not have; ``W001`` an async ``providers.Resource``
+that would be better declared as a ``LifespanResource``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from dependency_injector import providers
+from dependency_injector.wiring import Closing, Provide, Provider, ProvidersMap
+from django.core import checks
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from django_lifespan_di import _container
+from django_lifespan_di._resource import LifespanResource
+from django_lifespan_di.conf import ConfigurationError
+
+__all__ = ["TAG", "register"]
+
+TAG = "django_lifespan_di"
+_MARKERS = (Provide, Provider, Closing)
+
+
+def register() -> None:
+    """Register the checks (idempotent)."""
+    checks.register(check_settings, TAG)
+    checks.register(check_resources, TAG)
+    checks.register(check_views, TAG)
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Report the settings mistake the container could not be built with."""
+    try:
+        _container.get_container()
+    except ConfigurationError as exc:
+        return [checks.Error(exc.message, id=exc.check_id)]
+    return []
+
+
+def check_resources(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn about async resources declared with the stock, loop-unaware provider."""
+    container = _safe_container()
+    if container is None:
+        return []
+    messages: list[checks.CheckMessage] = []
+    for name, provider in container.providers.items():
+        if isinstance(provider, LifespanResource) or not isinstance(provider, providers.Resource):
+            continue
+        provides = provider.provides
+        if _is_async_initializer(provides):
+            messages.append(
+                checks.Warning(
+                    f"Resource {name!r} of {type(container).__qualname__} is async but declared "
+                    "with providers.Resource, which is bound to the first event loop that uses "
+                    "it and costs a Task per injection.",
+                    hint="Declare it with django_lifespan_di.LifespanResource.",
+                    id="django_lifespan_di.W001",
+                )
+            )
+    return messages
+
+
+def check_views(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Every view that asks for a dependency must be wired to a provider of the container."""
+    container = _safe_container()
+    if container is None:
+        return []
+    modules, packages = _container.wired_modules()
+    wired = {module.__name__ for module in modules}
+    prefixes = tuple(package.__name__ + "." for package in packages)
+    wired |= {package.__name__ for package in packages}
+    providers_map = ProvidersMap(container)
+    messages: list[checks.CheckMessage] = []
+    for label, view in _views():
+        markers = _markers(view)
+        if not markers:
+            continue
+        module = getattr(inspect.unwrap(view), "__module__", "") or ""
+        if module not in wired and not module.startswith(prefixes):
+            messages.append(
+                checks.Error(
+                    f"View {label} asks for {', '.join(markers)} but its module {module!r} is "
+                    "not wired to the container, so it would receive the marker object instead.",
+                    hint=f"Add {module!r} to the container's wiring_config or to "
+                    "DJANGO_LIFESPAN_DI['WIRE'].",
+                    id="django_lifespan_di.E009",
+                )
+            )
+            continue
+        if not hasattr(view, "__wrapped__"):
+            messages.append(
+                checks.Error(
+                    f"View {label} asks for {', '.join(markers)} but is not decorated with "
+                    "@inject, so the URLconf may hold the unwired function.",
+                    hint="Decorate it with dependency_injector.wiring.inject.",
+                    id="django_lifespan_di.E009",
+                )
+            )
+            continue
+        for parameter, marker in markers.items():
+            if isinstance(marker, Closing):
+                marker = marker.provider
+            if providers_map.resolve_provider(marker.provider, marker.modifier) is None:
+                messages.append(
+                    checks.Error(
+                        f"View {label} asks for {parameter}={marker!r}, which names no provider "
+                        f"of the container {type(container).__qualname__}.",
+                        hint="Check the provider's name, and that the marker refers to the "
+                        "container named in DJANGO_LIFESPAN_DI['CONTAINER'].",
+                        id="django_lifespan_di.E010",
+                    )
+                )
+    return messages
+
+
+def _safe_container() -> Any:
+    try:
+        return _container.get_container()
+    except ConfigurationError:
+        return None  # reported by check_settings
+
+
+def _is_async_initializer(provides: Any) -> bool:
+    wrapped = inspect.unwrap(provides) if callable(provides) else provides
+    return (
+        inspect.iscoroutinefunction(wrapped)
+        or inspect.isasyncgenfunction(wrapped)
+        or (isinstance(wrapped, type) and hasattr(wrapped, "__aenter__"))
+    )
+
+
+def _views() -> Iterator[tuple[str, Callable[..., Any]]]:
+    def walk(patterns: Any) -> Iterator[tuple[str, Callable[..., Any]]]:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns)
+            elif isinstance(pattern, URLPattern):
+                callback = pattern.callback
+                view_class = getattr(callback, "view_class", None)
+                if view_class is None:
+                    yield pattern.lookup_str, callback
+                    continue
+                for method in view_class.http_method_names:
+                    handler = getattr(view_class, method, None)
+                    if callable(handler):
+                        yield f"{view_class.__module__}.{view_class.__qualname__}.{method}", handler
+
+    yield from walk(get_resolver().url_patterns)
+
+
+def _markers(view: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        signature = inspect.signature(view)
+    except (TypeError, ValueError):
+        return {}
+    found: dict[str, Any] = {}
+    for name, parameter in signature.parameters.items():
+        candidates = [parameter.default, *getattr(parameter.annotation, "__metadata__", ())]
+        for candidate in candidates:
+            if isinstance(candidate, _MARKERS):
+                found[name] = candidate
+                break
+    return found

@@ -1,0 +1,173 @@
+"""The ``DJANGO_LIFESPAN_DI`` settings block, read lazily and validated.
+
+Every mistake is reported as a :class:`ConfigurationError` that names the setting, what was
+found and what is expected, and carries the system check id it is reported under.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import import_module
+from types import ModuleType
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+__all__ = ["SETTING", "ConfigurationError", "LifespanSettings", "get_settings"]
+
+SETTING = "DJANGO_LIFESPAN_DI"
+
+_DEFAULT_TIMEOUT = 30.0
+_KEYS = ("CONTAINER", "WIRE", "STARTUP_TIMEOUT", "SHUTDOWN_TIMEOUT", "ON_STARTUP", "ON_SHUTDOWN")
+_EXAMPLE = f'{SETTING} = {{"CONTAINER": "myproject.containers.Container"}}'
+
+
+class ConfigurationError(ImproperlyConfigured):
+    """A mistake in the settings block; ``check_id`` is the system check that reports it."""
+
+    def __init__(self, check_id: str, message: str) -> None:
+        super().__init__(message)
+        self.check_id = check_id
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LifespanSettings:
+    """The validated settings block."""
+
+    container: type[Any]
+    wire: tuple[ModuleType, ...]
+    startup_timeout: float
+    shutdown_timeout: float
+    on_startup: tuple[Callable[[], object], ...]
+    on_shutdown: tuple[Callable[[], object], ...]
+
+
+def get_settings() -> LifespanSettings:
+    """Read and validate the settings block; raise :class:`ConfigurationError` on a mistake."""
+    raw = getattr(django_settings, SETTING, None)
+    if raw is None:
+        raise ConfigurationError(
+            "django_lifespan_di.E001",
+            f"The {SETTING} setting is missing. Add it to your settings, naming your "
+            f"container class: {_EXAMPLE}",
+        )
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(
+            "django_lifespan_di.E001",
+            f"{SETTING} must be a dict, found {type(raw).__name__} {raw!r}. "
+            f"Expected, for example: {_EXAMPLE}",
+        )
+    unknown = sorted(set(raw) - set(_KEYS))
+    if unknown:
+        raise ConfigurationError(
+            "django_lifespan_di.E002",
+            f"{SETTING} has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"the known keys are {', '.join(_KEYS)}.",
+        )
+    if "CONTAINER" not in raw:
+        raise ConfigurationError(
+            "django_lifespan_di.E001",
+            f"{SETTING}['CONTAINER'] is missing. Name your container class: {_EXAMPLE}",
+        )
+    return LifespanSettings(
+        container=_container_class(raw["CONTAINER"]),
+        wire=tuple(_import_module(f"{SETTING}['WIRE']", name) for name in _strings(raw, "WIRE")),
+        startup_timeout=_timeout(raw, "STARTUP_TIMEOUT"),
+        shutdown_timeout=_timeout(raw, "SHUTDOWN_TIMEOUT"),
+        on_startup=tuple(_hook(raw, "ON_STARTUP", path) for path in _strings(raw, "ON_STARTUP")),
+        on_shutdown=tuple(
+            _hook(raw, "ON_SHUTDOWN", path) for path in _strings(raw, "ON_SHUTDOWN")
+        ),
+    )
+
+
+def _container_class(path: object) -> type[Any]:
+    name = f"{SETTING}['CONTAINER']"
+    if not isinstance(path, str):
+        raise ConfigurationError(
+            "django_lifespan_di.E003",
+            f"{name} must be the dotted path of a container class as a string, "
+            f"found {type(path).__name__} {path!r}.",
+        )
+    try:
+        obj = import_string(path)
+    except ImportError as exc:
+        raise ConfigurationError(
+            "django_lifespan_di.E003",
+            f"{name} is {path!r}, which cannot be imported: {exc}. "
+            "Expected the dotted path of a DeclarativeContainer subclass.",
+        ) from exc
+    if not (isinstance(obj, type) and getattr(obj, "__IS_CONTAINER__", False)):
+        raise ConfigurationError(
+            "django_lifespan_di.E004",
+            f"{name} is {path!r}, which is {obj!r}, not a container class. Expected a "
+            "subclass of dependency_injector.containers.DeclarativeContainer.",
+        )
+    return obj
+
+
+def _strings(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = raw.get(key, ())
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigurationError(
+            "django_lifespan_di.E005",
+            f"{SETTING}[{key!r}] must be a list of dotted paths, found {value!r}.",
+        )
+    for item in value:
+        if not isinstance(item, str):
+            raise ConfigurationError(
+                "django_lifespan_di.E005",
+                f"{SETTING}[{key!r}] must be a list of dotted paths, "
+                f"found the item {item!r} of type {type(item).__name__}.",
+            )
+    return tuple(value)
+
+
+def _import_module(name: str, path: str) -> ModuleType:
+    try:
+        return import_module(path)
+    except ImportError as exc:
+        raise ConfigurationError(
+            "django_lifespan_di.E006",
+            f"{name} names {path!r}, which cannot be imported: {exc}. "
+            "Expected the dotted path of a module or package to wire.",
+        ) from exc
+
+
+def _hook(raw: Mapping[str, Any], key: str, path: str) -> Callable[[], object]:
+    try:
+        hook = import_string(path)
+    except ImportError as exc:
+        raise ConfigurationError(
+            "django_lifespan_di.E007",
+            f"{SETTING}[{key!r}] names {path!r}, which cannot be imported: {exc}. "
+            "Expected the dotted path of a sync or async callable taking no arguments.",
+        ) from exc
+    if not callable(hook):
+        raise ConfigurationError(
+            "django_lifespan_di.E007",
+            f"{SETTING}[{key!r}] names {path!r}, which is {hook!r}, not callable. "
+            "Expected a sync or async callable taking no arguments.",
+        )
+    return hook  # type: ignore[no-any-return]
+
+
+def _timeout(raw: Mapping[str, Any], key: str) -> float:
+    value = raw.get(key, _DEFAULT_TIMEOUT)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(
+            "django_lifespan_di.E008",
+            f"{SETTING}[{key!r}] is {value!r}; expected a positive, finite number of seconds "
+            f"(default {_DEFAULT_TIMEOUT}).",
+        )
+    return float(value)
