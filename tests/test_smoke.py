@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.test import AsyncClient
 
-from tests.conftest import drive_lifespan
+from tests.driver import drive_lifespan
 
 
 @pytest.mark.asyncio

@@ -1,0 +1,62 @@
+"""A raw ASGI lifespan driver: plays the server's side, message by message."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from django_lifespan_di.asgi import get_asgi_application
+
+
+class LifespanRun:
+    """What a server would see: every message the app sent, and the lifespan ``state``."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.state: dict[str, Any] = {}
+        self._receive: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def types(self) -> list[str]:
+        return [message["type"] for message in self.sent]
+
+    async def _wait_for(self, count: int, timeout: float) -> None:
+        async def wait() -> None:
+            while len(self.sent) < count and not (self.task and self.task.done()):
+                await asyncio.sleep(0.001)
+
+        await asyncio.wait_for(wait(), timeout)
+
+    async def shutdown(self, timeout: float = 30) -> None:
+        await self._receive.put({"type": "lifespan.shutdown"})
+        assert self.task is not None
+        await asyncio.wait_for(self.task, timeout)
+
+
+@asynccontextmanager
+async def drive_lifespan(
+    app: Any = None, *, with_state: bool = True, timeout: float = 30
+) -> AsyncIterator[LifespanRun]:
+    """Send lifespan.startup to ``app``, yield, then send lifespan.shutdown (if startup ended)."""
+    app = app or get_asgi_application()
+    run = LifespanRun()
+    scope: dict[str, Any] = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
+    if with_state:
+        scope["state"] = run.state
+
+    async def send(message: dict[str, Any]) -> None:
+        run.sent.append(message)
+
+    await run._receive.put({"type": "lifespan.startup"})
+    run.task = asyncio.ensure_future(app(scope, run._receive.get, send))
+    await run._wait_for(1, timeout)
+    try:
+        yield run
+    finally:
+        if run.types == ["lifespan.startup.complete"]:
+            await run.shutdown(timeout)
+        elif not run.task.done():
+            run.task.cancel()
