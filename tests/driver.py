@@ -17,18 +17,26 @@ class LifespanRun:
         self.sent: list[dict[str, Any]] = []
         self.state: dict[str, Any] = {}
         self._receive: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._sent_one = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
     @property
     def types(self) -> list[str]:
         return [message["type"] for message in self.sent]
 
-    async def _wait_for(self, count: int, timeout: float) -> None:
-        async def wait() -> None:
-            while len(self.sent) < count and not (self.task and self.task.done()):
-                await asyncio.sleep(0.001)
+    async def _send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+        self._sent_one.set()
 
-        await asyncio.wait_for(wait(), timeout)
+    async def _wait_for_reply(self, timeout: float) -> None:
+        """Wait (bounded) until the app has sent a message or has returned."""
+        assert self.task is not None
+        waiter = asyncio.ensure_future(self._sent_one.wait())
+        try:
+            await asyncio.wait({waiter, self.task}, timeout=timeout, return_when="FIRST_COMPLETED")
+        finally:
+            waiter.cancel()
+        self._sent_one.clear()
 
     async def shutdown(self, timeout: float = 30) -> None:
         await self._receive.put({"type": "lifespan.shutdown"})
@@ -47,12 +55,9 @@ async def drive_lifespan(
     if with_state:
         scope["state"] = run.state
 
-    async def send(message: dict[str, Any]) -> None:
-        run.sent.append(message)
-
     await run._receive.put({"type": "lifespan.startup"})
-    run.task = asyncio.ensure_future(app(scope, run._receive.get, send))
-    await run._wait_for(1, timeout)
+    run.task = asyncio.ensure_future(app(scope, run._receive.get, run._send))
+    await run._wait_for_reply(timeout)
     try:
         yield run
     finally:

@@ -45,15 +45,15 @@ class ShutdownError(Exception):
 @dataclass(eq=False)
 class _Node:
     name: str
-    provider: providers.Provider[Any]
+    provider: providers.BaseResource[Any]
     needs: set[_Node] = field(default_factory=set)
 
 
-def resource_names(container: Any) -> dict[providers.Provider[Any], str]:
+def resource_names(container: Any) -> dict[providers.BaseResource[Any], str]:
     """Map each resource provider of ``container`` (nested containers too) to its dotted name."""
-    names: dict[providers.Provider[Any], str] = {}
+    names: dict[providers.BaseResource[Any], str] = {}
 
-    def walk(prefix: str, mapping: dict[str, providers.Provider[Any]]) -> None:
+    def walk(prefix: str, mapping: Any) -> None:
         for name, provider in mapping.items():
             if isinstance(provider, providers.BaseResource):
                 names.setdefault(provider, prefix + name)
@@ -67,7 +67,9 @@ def resource_names(container: Any) -> dict[providers.Provider[Any], str]:
 
 
 def _graph(container: Any) -> list[_Node]:
-    nodes = {provider: _Node(name, provider) for provider, name in resource_names(container).items()}
+    nodes = {
+        provider: _Node(name, provider) for provider, name in resource_names(container).items()
+    }
     for provider, node in nodes.items():
         for needed in provider.traverse(types=[providers.BaseResource]):
             if needed in nodes and needed is not provider:
@@ -172,8 +174,9 @@ class Lifecycle:
                 ) from exc
             if isinstance(exc, Exception):
                 raise StartupError(
-                    node.name, f"resource {node.name!r} failed to start after {took:.1f} ms: "
-                    f"{type(exc).__name__}: {exc}"
+                    node.name,
+                    f"resource {node.name!r} failed to start after {took:.1f} ms: "
+                    f"{type(exc).__name__}: {exc}",
                 ) from exc
             raise
         logger.info("started %s in %.1f ms", node.name, _ms(began))
@@ -239,7 +242,7 @@ class Lifecycle:
         began = time.perf_counter()
         try:
             if inspect.iscoroutinefunction(hook):
-                awaitable: Awaitable[object] = hook()  # type: ignore[assignment]
+                awaitable: Awaitable[object] = hook()
             else:
                 awaitable = sync_to_async(hook)()
             await asyncio.wait_for(awaitable, timeout)

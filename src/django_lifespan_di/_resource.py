@@ -24,9 +24,9 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncGenerator, Awaitable
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
-from dependency_injector import providers, resources
+from dependency_injector import errors, providers, resources
 
 __all__ = ["AsyncResourceRequiredError", "LifespanResource"]
 
@@ -53,7 +53,7 @@ class _LoopState:
         self.generator: AsyncGenerator[Any, None] | None = None
 
 
-class LifespanResource(providers.Resource, Generic[T]):  # type: ignore[misc]
+class LifespanResource(providers.Resource[T]):
     """An async ``Resource`` with one instance per event loop, created once, closed with its loop.
 
     Use it like ``providers.Resource`` with an async generator function, a coroutine function,
@@ -73,11 +73,10 @@ class LifespanResource(providers.Resource, Generic[T]):  # type: ignore[misc]
         self._states: dict[asyncio.AbstractEventLoop, _LoopState] = {}
         _all_resources.add(self)
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> LifespanResource[T]:
+    def __deepcopy__(self, memo: dict[Any, Any] | None = None) -> LifespanResource[T]:
         if self._states:
-            raise providers.Error(f"Can not copy initialized resource {self!r}")
-        copied: LifespanResource[T] = super().__deepcopy__(memo)
-        return copied
+            raise errors.Error(f"Can not copy initialized resource {self!r}")
+        return super().__deepcopy__(memo)  # type: ignore[return-value]
 
     @property
     def initialized(self) -> bool:
@@ -132,7 +131,7 @@ class LifespanResource(providers.Resource, Generic[T]):  # type: ignore[misc]
         assert state.task is not None
         # Shielded: a caller that goes away (a client disconnect) must not cancel the start
         # that every other caller on this loop is waiting for.
-        return await asyncio.shield(state.task)  # type: ignore[no-any-return]
+        return await asyncio.shield(state.task)
 
     async def _open(self, loop: asyncio.AbstractEventLoop, state: _LoopState) -> T:
         started = time.perf_counter()
@@ -161,9 +160,11 @@ class LifespanResource(providers.Resource, Generic[T]):  # type: ignore[misc]
         self, loop: asyncio.AbstractEventLoop, state: _LoopState
     ) -> AsyncGenerator[T, None]:
         try:
-            obj = self.provides(*[await _resolve(arg) for arg in self.args], **{
-                name: await _resolve(value) for name, value in self.kwargs.items()
-            })
+            factory: Any = self.provides
+            obj = factory(
+                *[await _resolve(arg) for arg in self.args],
+                **{name: await _resolve(value) for name, value in self.kwargs.items()},
+            )
             if inspect.isawaitable(obj):
                 obj = await obj
             exit_ = None
@@ -235,9 +236,8 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def _require_async(provides: Any) -> None:
-    sync = (
-        inspect.isgeneratorfunction(provides)
-        or (isinstance(provides, type) and issubclass(provides, resources.Resource))
+    sync = inspect.isgeneratorfunction(provides) or (
+        isinstance(provides, type) and issubclass(provides, resources.Resource)
     )
     if sync:
         raise TypeError(

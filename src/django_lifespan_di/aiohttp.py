@@ -40,13 +40,13 @@ async def client_session(
     """
     if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
         timeout = aiohttp.ClientTimeout(total=_positive("timeout", timeout))
-    if not isinstance(timeout, aiohttp.ClientTimeout):
+    if not isinstance(timeout, aiohttp.ClientTimeout):  # also catches bool
         raise TypeError(
             f"client_session(timeout=...) must be an aiohttp.ClientTimeout or a number of "
             f"seconds, got {timeout!r}."
         )
     for name, value in (("limit", limit), ("limit_per_host", limit_per_host)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if type(value) is not int or value < 0:  # bool is an int, but not a count
             raise ValueError(
                 f"client_session({name}=...) must be a whole number >= 0 (0 means no limit), "
                 f"got {value!r}."

@@ -86,7 +86,7 @@ async def _send(send: Any, message: Message) -> None:
             raise
 
 
-class LifespanASGIHandler(ASGIHandler):  # type: ignore[misc]
+class LifespanASGIHandler(ASGIHandler):
     """Django's ``ASGIHandler`` plus the lifespan protocol; every other scope goes to Django."""
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:

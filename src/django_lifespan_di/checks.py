@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from dependency_injector import providers
 from dependency_injector.wiring import Closing, Provide, Provider, ProvidersMap
@@ -24,7 +24,9 @@ from django_lifespan_di.conf import ConfigurationError
 __all__ = ["TAG", "register"]
 
 TAG = "django_lifespan_di"
-_MARKERS = (Provide, Provider, Closing)
+# The stubs declare the markers as instances; at run time they are classes.
+_MARKERS = cast("tuple[type[Any], ...]", (Provide, Provider, Closing))
+_CLOSING = cast("type[Any]", Closing)
 
 
 def register() -> None:
@@ -104,7 +106,7 @@ def check_views(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
             )
             continue
         for parameter, marker in markers.items():
-            if isinstance(marker, Closing):
+            if isinstance(marker, _CLOSING):
                 marker = marker.provider
             if providers_map.resolve_provider(marker.provider, marker.modifier) is None:
                 messages.append(

@@ -80,9 +80,7 @@ def get_settings() -> LifespanSettings:
         startup_timeout=_timeout(raw, "STARTUP_TIMEOUT"),
         shutdown_timeout=_timeout(raw, "SHUTDOWN_TIMEOUT"),
         on_startup=tuple(_hook(raw, "ON_STARTUP", path) for path in _strings(raw, "ON_STARTUP")),
-        on_shutdown=tuple(
-            _hook(raw, "ON_SHUTDOWN", path) for path in _strings(raw, "ON_SHUTDOWN")
-        ),
+        on_shutdown=tuple(_hook(raw, "ON_SHUTDOWN", path) for path in _strings(raw, "ON_SHUTDOWN")),
     )
 
 

@@ -24,7 +24,9 @@ async def proxy(
 
 
 @inject
-async def by_name(request: HttpRequest, session: ClientSession = Provide["http_session"]) -> HttpResponse:
+async def by_name(
+    request: HttpRequest, session: ClientSession = Provide["http_session"]
+) -> HttpResponse:
     """The same, with a string marker."""
     return JsonResponse({"session": id(session), "closed": session.closed})
 
@@ -42,6 +44,8 @@ class ProxyView(View):
 
 
 @inject
-def sync_view(request: HttpRequest, session: ClientSession = Provide[Container.http_session]) -> HttpResponse:
+def sync_view(
+    request: HttpRequest, session: ClientSession = Provide[Container.http_session]
+) -> HttpResponse:
     """A sync view asking for an async resource: a clear error."""
     return HttpResponse("unreachable")

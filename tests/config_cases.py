@@ -1,0 +1,100 @@
+"""Deliberately wrong containers, hooks, views and URLconfs for the configuration tests.
+
+The URLconfs are plain classes with a ``urlpatterns`` attribute: Django accepts any object with
+one as ``ROOT_URLCONF``, so each case gets a URLconf of its own without a module per case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from dependency_injector import containers, providers
+from dependency_injector.wiring import Provide, inject
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+from django.views import View
+
+from tests.project.containers import Container
+
+NOT_CALLABLE = 42
+"""What an ``ON_STARTUP`` / ``ON_SHUTDOWN`` entry must not name."""
+
+
+class NotAContainer:
+    """A plain class where a container class is expected."""
+
+
+class BrokenWiringContainer(containers.DeclarativeContainer):
+    """A container whose own wiring_config names a module that does not exist."""
+
+    wiring_config = containers.WiringConfiguration(modules=["tests.no_such_module_to_wire"])
+
+
+async def _legacy_client() -> AsyncIterator[str]:
+    yield "legacy"
+
+
+class StockAsyncResourceContainer(containers.DeclarativeContainer):
+    """An async resource declared with the stock ``providers.Resource`` (W001)."""
+
+    wiring_config = containers.WiringConfiguration(modules=["tests.project.views"])
+
+    http_session = providers.Resource(_legacy_client)
+
+
+# --- views -------------------------------------------------------------------------------------
+# This module is not wired to the test project's container unless a test adds it to WIRE.
+
+
+@inject
+async def unwired_view(
+    request: HttpRequest, session: object = Provide[Container.http_session]
+) -> HttpResponse:
+    """Decorated, but its module is not wired: it would get the marker."""
+    return HttpResponse("unreachable")
+
+
+async def not_injected_view(
+    request: HttpRequest, session: object = Provide[Container.http_session]
+) -> HttpResponse:
+    """Asks for a dependency without @inject."""
+    return HttpResponse("unreachable")
+
+
+@inject
+async def misnamed_view(
+    request: HttpRequest, session: object = Provide["no_such_provider"]
+) -> HttpResponse:
+    """Asks, by name, for a provider the container does not have."""
+    return HttpResponse("unreachable")
+
+
+class UnwiredClassView(View):
+    """A class-based view whose method asks for a dependency from an unwired module."""
+
+    @inject
+    async def get(
+        self, request: HttpRequest, session: object = Provide[Container.http_session]
+    ) -> HttpResponse:
+        return HttpResponse("unreachable")
+
+
+# --- URLconfs ----------------------------------------------------------------------------------
+
+
+class UnwiredUrls:
+    urlpatterns = [path("unwired", unwired_view)]
+
+
+class UnwiredClassViewUrls:
+    urlpatterns = [path("unwired-cbv", UnwiredClassView.as_view())]
+
+
+class NotInjectedUrls:
+    # Holds the function as defined: wiring the module later replaces the module attribute,
+    # not this reference.
+    urlpatterns = [path("not-injected", not_injected_view)]
+
+
+class MisnamedUrls:
+    urlpatterns = [path("misnamed", misnamed_view)]
