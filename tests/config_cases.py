@@ -37,8 +37,6 @@ async def _legacy_client() -> AsyncIterator[str]:
 class StockAsyncResourceContainer(containers.DeclarativeContainer):
     """An async resource declared with the stock ``providers.Resource`` (W001)."""
 
-    wiring_config = containers.WiringConfiguration(modules=["tests.project.views"])
-
     http_session = providers.Resource(_legacy_client)
 
 
@@ -80,6 +78,10 @@ class UnwiredClassView(View):
 
 
 # --- URLconfs ----------------------------------------------------------------------------------
+
+
+class EmptyUrls:
+    urlpatterns: list[object] = []
 
 
 class UnwiredUrls:

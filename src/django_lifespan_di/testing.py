@@ -1,0 +1,179 @@
+"""Test helpers: override providers, and run the real lifespan around a test.
+
+``override_providers`` works as a context manager, as a decorator of sync and async test
+functions and as a class decorator of Django test cases (like ``override_settings``)::
+
+    @override_providers(http_session=FakeSession())
+    class WeatherTests(TestCase): ...
+
+    async with lifespan_client() as client:   # startup ... test ... shutdown, always
+        response = await client.get("/weather?city=Oslo")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from dependency_injector import providers
+from django.test import AsyncClient
+from django.test.utils import TestContextDecorator
+
+from django_lifespan_di._container import get_container
+from django_lifespan_di._lifecycle import ShutdownError, StartupError
+from django_lifespan_di.asgi import get_asgi_application
+
+__all__ = ["OverrideError", "lifespan", "lifespan_client", "override_providers"]
+
+
+class OverrideError(LookupError):
+    """An override names no provider, or could not take effect where the test expects it."""
+
+
+class override_providers(TestContextDecorator):  # named like Django's override_settings
+    """Override providers of the process's container for the duration of a test.
+
+    Keys are provider names (``"http_session"``, ``"clients.http"`` in a nested container) or
+    provider objects (``Container.http_session``); values are providers, used as they are, or
+    any other object, provided as it is. Overrides nest and are always undone.
+    """
+
+    def __init__(
+        self,
+        overrides: Mapping[str | providers.Provider[Any], object] | None = None,
+        /,
+        **by_name: object,
+    ) -> None:
+        self.overrides: list[tuple[str | providers.Provider[Any], object]] = [
+            *(overrides or {}).items(),
+            *by_name.items(),
+        ]
+        self._applied: list[list[providers.Provider[Any]]] = []
+        super().__init__()
+
+    def enable(self) -> Any:
+        container = get_container()
+        targets = [(find_provider(container, key), value) for key, value in self.overrides]
+        for provider, _ in targets:
+            _refuse_captured(container, provider)
+        applied = []
+        for provider, value in targets:
+            provider.override(value if providers.is_provider(value) else providers.Object(value))
+            applied.append(provider)
+        self._applied.append(applied)
+        return container
+
+    def disable(self) -> None:
+        for provider in reversed(self._applied.pop()):
+            provider.reset_last_overriding()
+
+
+def find_provider(container: Any, key: str | providers.Provider[Any]) -> providers.Provider[Any]:
+    """The provider of ``container`` that ``key`` (a dotted name or a provider) designates."""
+    names = _provider_names(container)
+    if isinstance(key, str):
+        if key in names:
+            return names[key]
+        raise OverrideError(
+            f"{type(container).__qualname__} has no provider named {key!r}; "
+            f"it has: {', '.join(sorted(names))}."
+        )
+    if any(provider is key for provider in names.values()):
+        return key
+    for name, provider in _provider_names(type(container)).items():
+        if provider is key and name in names:
+            return names[name]
+    raise OverrideError(
+        f"{key!r} is not a provider of {type(container).__qualname__}; "
+        f"it has: {', '.join(sorted(names))}."
+    )
+
+
+def _provider_names(container: Any) -> dict[str, Any]:
+    names: dict[str, Any] = {}
+
+    def walk(prefix: str, mapping: Any) -> None:
+        for name, provider in mapping.items():
+            names[prefix + name] = provider
+            if isinstance(provider, (providers.Container, providers.DependenciesContainer)):
+                walk(f"{prefix}{name}.", provider.providers)
+
+    walk("", container.providers)
+    return names
+
+
+def _refuse_captured(container: Any, provider: providers.Provider[Any]) -> None:
+    """An initialised resource built with the real provider would not see the override."""
+    captured = [
+        name
+        for name, other in _provider_names(container).items()
+        if isinstance(other, providers.BaseResource)
+        and other is not provider
+        and other.initialized
+        and provider in set(other.traverse())
+    ]
+    if captured:
+        raise OverrideError(
+            f"Overriding {provider!r} would not reach {', '.join(captured)}, already started "
+            f"with the real one. Override {', '.join(captured)} too, or override before the "
+            "lifespan startup."
+        )
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: Any = None, *, timeout: float = 60) -> AsyncIterator[dict[str, Any]]:
+    """Run ``app``'s lifespan startup, yield the lifespan state, then always run shutdown.
+
+    ``app`` defaults to :func:`~django_lifespan_di.asgi.get_asgi_application`. A failed startup
+    raises :class:`~django_lifespan_di.StartupError` carrying the server-side message and
+    traceback; a failed shutdown raises :class:`~django_lifespan_di.ShutdownError`, unless the
+    test body already raised (its error wins).
+    """
+    app = app or get_asgi_application()
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    state: dict[str, Any] = {}
+    scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": state}
+    task = asyncio.ensure_future(app(scope, inbox.get, outbox.put))
+
+    async def reply(expected: str) -> dict[str, Any]:
+        getter = asyncio.ensure_future(outbox.get())
+        done, _ = await asyncio.wait({getter, task}, timeout=timeout, return_when="FIRST_COMPLETED")
+        if getter in done:
+            return getter.result()
+        getter.cancel()
+        if task in done:
+            task.result()  # the app raised: let its own error through
+            raise RuntimeError(f"the app returned without sending {expected}")
+        raise TimeoutError(f"the app sent no {expected} within {timeout:g} s")
+
+    try:
+        await inbox.put({"type": "lifespan.startup"})
+        message = await reply("lifespan.startup.complete")
+        if message["type"] == "lifespan.startup.failed":
+            raise StartupError("startup", message.get("message", ""))
+    except BaseException:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+    failed: str | None = None
+    try:
+        yield state
+    finally:
+        await inbox.put({"type": "lifespan.shutdown"})
+        message = await reply("lifespan.shutdown.complete")
+        await asyncio.wait_for(task, timeout)
+        if message["type"] == "lifespan.shutdown.failed":
+            failed = message.get("message", "")
+    if failed is not None:
+        raise ShutdownError([failed])
+
+
+@contextlib.asynccontextmanager
+async def lifespan_client(app: Any = None, **defaults: Any) -> AsyncIterator[AsyncClient]:
+    """An ``AsyncClient`` used between a real lifespan startup and shutdown."""
+    async with lifespan(app):
+        yield AsyncClient(**defaults)

@@ -1,0 +1,260 @@
+"""Containers, resource initializers and hooks for the lifecycle tests.
+
+Every initializer and hook writes what it does to :data:`events` ("start a", "stop a", ...), so a
+test can read the order things happened in. The tests reset it (and :data:`meeting`) before each
+test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from dependency_injector import containers, providers
+from django.urls import URLPattern
+
+from django_lifespan_di import LifespanResource, get_container
+
+events: list[str] = []
+"""What the resources and hooks did, in order; reset per test."""
+
+# The lifecycle tests serve no views: pointing ROOT_URLCONF here keeps the project's views (wired
+# to the project's container, not to these) out of the system checks that startup runs.
+urlpatterns: list[URLPattern] = []
+
+MEETING_TIMEOUT = 2.0
+"""How long a resource of :func:`meet` waits for its partner before it gives up."""
+
+
+class StartFailed(Exception):
+    """Raised by a resource that cannot start."""
+
+
+class StopFailed(Exception):
+    """Raised by a resource that cannot stop."""
+
+
+class HookFailed(Exception):
+    """Raised by a failing hook."""
+
+
+class NotConcurrent(Exception):
+    """Two resources that should have been starting at the same time were not."""
+
+
+@dataclass(eq=False)
+class Handle:
+    """What a resource provides: its name, the handles it was given, whether it was closed."""
+
+    name: str
+    needs: tuple[Handle, ...] = ()
+    closed: bool = False
+
+
+class Meeting:
+    """Counts the :func:`meet` resources starting right now, and lets them wait for each other."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.in_progress = 0
+        self.peak = 0
+        self.everyone_here = asyncio.Event()
+
+
+meeting = Meeting()
+
+
+def reset() -> None:
+    """Forget everything recorded so far."""
+    events.clear()
+    meeting.reset()
+
+
+# Initializers ---------------------------------------------------------------------------------
+
+
+async def tracked(name: str, *needs: Handle) -> AsyncIterator[Handle]:
+    """An async resource that records its start and its stop."""
+    events.append(f"start {name}")
+    handle = Handle(name, needs)
+    try:
+        yield handle
+    finally:
+        handle.closed = True
+        events.append(f"stop {name}")
+
+
+def sync_tracked(name: str, *needs: Handle) -> Iterator[Handle]:
+    """A sync resource (for the stock ``providers.Resource``) that records its start and stop."""
+    events.append(f"start {name}")
+    handle = Handle(name, needs)
+    try:
+        yield handle
+    finally:
+        handle.closed = True
+        events.append(f"stop {name}")
+
+
+async def fail_to_start(name: str, *needs: Handle) -> Handle:
+    """A resource whose start raises."""
+    events.append(f"start {name}")
+    raise StartFailed(f"{name} could not connect")
+
+
+async def hang_on_start(name: str, *needs: Handle) -> AsyncIterator[Handle]:
+    """A resource whose start never finishes; records its cleanup when it is cancelled."""
+    events.append(f"start {name}")
+    try:
+        await asyncio.Event().wait()
+        yield Handle(name, needs)  # never reached
+    finally:
+        events.append(f"cleanup {name}")
+
+
+async def fail_to_stop(name: str, *needs: Handle) -> AsyncIterator[Handle]:
+    """A resource whose stop raises."""
+    events.append(f"start {name}")
+    yield Handle(name, needs)
+    events.append(f"stop {name}")
+    raise StopFailed(f"{name} could not flush")
+
+
+async def hang_on_stop(name: str, *needs: Handle) -> AsyncIterator[Handle]:
+    """A resource whose stop never finishes; records being abandoned when it is cancelled."""
+    events.append(f"start {name}")
+    try:
+        yield Handle(name, needs)
+    finally:
+        events.append(f"stop {name}")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            events.append(f"abandoned {name}")
+
+
+async def meet(name: str, *needs: Handle) -> AsyncIterator[Handle]:
+    """A resource that starts only while another ``meet`` resource is starting too.
+
+    Started one after the other, the first one waits :data:`MEETING_TIMEOUT` in vain and fails.
+    """
+    events.append(f"start {name}")
+    meeting.in_progress += 1
+    meeting.peak = max(meeting.peak, meeting.in_progress)
+    if meeting.in_progress >= 2:
+        meeting.everyone_here.set()
+    try:
+        await asyncio.wait_for(meeting.everyone_here.wait(), MEETING_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise NotConcurrent(f"{name} was the only resource starting") from None
+    finally:
+        meeting.in_progress -= 1
+    handle = Handle(name, needs)
+    try:
+        yield handle
+    finally:
+        handle.closed = True
+        events.append(f"stop {name}")
+
+
+# Containers -----------------------------------------------------------------------------------
+
+
+class Simple(containers.DeclarativeContainer):
+    """Two async resources, one needing the other, and a stock sync resource."""
+
+    a = LifespanResource(tracked, "a")
+    b = LifespanResource(tracked, "b", a)
+    plain = providers.Resource(sync_tracked, "plain")
+
+
+class FailingStart(containers.DeclarativeContainer):
+    """c (needing b, needing a) cannot start."""
+
+    a = LifespanResource(tracked, "a")
+    b = LifespanResource(tracked, "b", a)
+    c = LifespanResource(fail_to_start, "c", b)
+
+
+class HangingStart(containers.DeclarativeContainer):
+    """hang never finishes starting; a starts alongside it, after_hang would start after it."""
+
+    a = LifespanResource(tracked, "a")
+    hang = LifespanResource(hang_on_start, "hang")
+    after_hang = LifespanResource(tracked, "after_hang", hang)
+
+
+class Diamond(containers.DeclarativeContainer):
+    """base <- left, right (which must start concurrently) <- top."""
+
+    base = LifespanResource(tracked, "base")
+    left = LifespanResource(meet, "left", base)
+    right = LifespanResource(meet, "right", base)
+    top = LifespanResource(tracked, "top", left, right)
+
+
+class FailingStop(containers.DeclarativeContainer):
+    """broken raises and stuck hangs when stopped; both need base; other and plain are fine."""
+
+    base = LifespanResource(tracked, "base")
+    broken = LifespanResource(fail_to_stop, "broken", base)
+    stuck = LifespanResource(hang_on_stop, "stuck", base)
+    other = LifespanResource(tracked, "other")
+    plain = providers.Resource(sync_tracked, "plain")
+
+
+class Clients(containers.DeclarativeContainer):
+    """The nested container of :class:`Nested`."""
+
+    http = LifespanResource(tracked, "clients.http")
+    cache = providers.Resource(sync_tracked, "clients.cache")
+
+
+class Nested(containers.DeclarativeContainer):
+    """A container nesting another, with a resource that needs a nested one."""
+
+    clients = providers.Container(Clients)
+    api = LifespanResource(tracked, "api", clients.http)
+
+
+# Hooks (ON_STARTUP / ON_SHUTDOWN) for the Simple container --------------------------------------
+
+
+def _describe(hook: str, resource: str) -> str:
+    provider: Any = getattr(get_container(), resource)
+    value = provider() if provider.initialized else None
+    state = "open" if isinstance(value, Handle) and not value.closed else "not open"
+    return f"{hook} ({resource} {state})"
+
+
+# The sync hooks run in a worker thread, where only a sync resource can be provided; the async
+# ones run on the event loop, where the LifespanResource started by the lifespan lives.
+
+
+def sync_startup_hook() -> None:
+    events.append(_describe("sync startup hook", "plain"))
+
+
+async def async_startup_hook() -> None:
+    events.append(_describe("async startup hook", "a"))
+
+
+def sync_shutdown_hook() -> None:
+    events.append(_describe("sync shutdown hook", "plain"))
+
+
+async def async_shutdown_hook() -> None:
+    events.append(_describe("async shutdown hook", "a"))
+
+
+def failing_sync_hook() -> None:
+    events.append("failing sync hook")
+    raise HookFailed("the sync hook failed")
+
+
+async def failing_async_hook() -> None:
+    events.append("failing async hook")
+    raise HookFailed("the async hook failed")
