@@ -70,7 +70,7 @@ class override_providers(TestContextDecorator):  # named like Django's override_
             provider.reset_last_overriding()
 
 
-def find_provider(container: Any, key: str | providers.Provider[Any]) -> providers.Provider[Any]:
+def find_provider(container: Any, key: str | providers.Provider[Any]) -> Any:
     """The provider of ``container`` that ``key`` (a dotted name or a provider) designates."""
     names = _provider_names(container)
     if isinstance(key, str):
@@ -106,14 +106,13 @@ def _provider_names(container: Any) -> dict[str, Any]:
 
 def _refuse_captured(container: Any, provider: providers.Provider[Any]) -> None:
     """An initialised resource built with the real provider would not see the override."""
-    captured = [
-        name
-        for name, other in _provider_names(container).items()
-        if isinstance(other, providers.BaseResource)
-        and other is not provider
-        and other.initialized
-        and provider in set(other.traverse())
-    ]
+    captured = []
+    for name, other in _provider_names(container).items():
+        if other is provider or not isinstance(other, providers.BaseResource):
+            continue
+        needs: list[Any] = list(other.traverse())
+        if other.initialized and any(needed is provider for needed in needs):
+            captured.append(name)
     if captured:
         raise OverrideError(
             f"Overriding {provider!r} would not reach {', '.join(captured)}, already started "
