@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django_lifespan_di.conf import ConfigurationError, LifespanSettings, get_settings
 
-__all__ = ["get_container", "get_lifespan_settings", "setup", "wired_modules"]
+__all__ = ["container_name", "get_container", "get_lifespan_settings", "setup", "wired_modules"]
 
 
 class _Registry:
@@ -74,3 +74,9 @@ def wired_modules() -> tuple[list[ModuleType], list[ModuleType]]:
     """The modules and packages the container is wired to."""
     container = get_container()
     return list(container.wired_to_modules), list(container.wired_to_packages)
+
+
+def container_name(container: Any) -> str:
+    """The name of the class the user declared (an instance of it is a DynamicContainer)."""
+    declared = getattr(container, "declarative_parent", None) or type(container)
+    return str(declared.__qualname__)

@@ -18,6 +18,7 @@ from django.core import checks
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from django_lifespan_di import _container
+from django_lifespan_di._container import container_name
 from django_lifespan_di._resource import LifespanResource
 from django_lifespan_di.conf import ConfigurationError
 
@@ -58,7 +59,7 @@ def check_resources(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
         if _is_async_initializer(provides):
             messages.append(
                 checks.Warning(
-                    f"Resource {name!r} of {type(container).__qualname__} is async but declared "
+                    f"Resource {name!r} of {container_name(container)} is async but declared "
                     "with providers.Resource, which is bound to the first event loop that uses "
                     "it and costs a Task per injection.",
                     hint="Declare it with django_lifespan_di.LifespanResource.",
@@ -112,7 +113,7 @@ def check_views(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
                 messages.append(
                     checks.Error(
                         f"View {label} asks for {parameter}={marker!r}, which names no provider "
-                        f"of the container {type(container).__qualname__}.",
+                        f"of the container {container_name(container)}.",
                         hint="Check the provider's name, and that the marker refers to the "
                         "container named in DJANGO_LIFESPAN_DI['CONTAINER'].",
                         id="django_lifespan_di.E010",

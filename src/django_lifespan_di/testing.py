@@ -21,7 +21,7 @@ from dependency_injector import providers
 from django.test import AsyncClient
 from django.test.utils import TestContextDecorator
 
-from django_lifespan_di._container import get_container
+from django_lifespan_di._container import container_name, get_container
 from django_lifespan_di._lifecycle import ShutdownError, StartupError
 from django_lifespan_di.asgi import get_asgi_application
 
@@ -77,16 +77,17 @@ def find_provider(container: Any, key: str | providers.Provider[Any]) -> Any:
         if key in names:
             return names[key]
         raise OverrideError(
-            f"{type(container).__qualname__} has no provider named {key!r}; "
+            f"{container_name(container)} has no provider named {key!r}; "
             f"it has: {', '.join(sorted(names))}."
         )
     if any(provider is key for provider in names.values()):
         return key
-    for name, provider in _provider_names(type(container)).items():
+    declared = getattr(container, "declarative_parent", None) or type(container)
+    for name, provider in _provider_names(declared).items():
         if provider is key and name in names:
             return names[name]
     raise OverrideError(
-        f"{key!r} is not a provider of {type(container).__qualname__}; "
+        f"{key!r} is not a provider of {container_name(container)}; "
         f"it has: {', '.join(sorted(names))}."
     )
 

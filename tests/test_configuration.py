@@ -1,0 +1,482 @@
+"""Configuration mistakes: each is reported by ``manage.py check`` and fails the lifespan startup.
+
+Every settings mistake must name the setting, what was found and what is expected, with the
+same text whether an operator runs ``manage.py check`` or the server refuses to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.core.signals import setting_changed
+from django.test import override_settings
+
+from tests import config_cases
+from tests.driver import drive_lifespan
+from tests.project import views
+from tests.project.containers import Container
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SETTING = "DJANGO_LIFESPAN_DI"
+VALID = {"CONTAINER": "tests.project.containers.Container"}
+KNOWN_KEYS = "CONTAINER, WIRE, STARTUP_TIMEOUT, SHUTDOWN_TIMEOUT, ON_STARTUP, ON_SHUTDOWN"
+MISSING = object()
+"""Stands for "the setting is not defined at all"."""
+
+
+@contextmanager
+def lifespan_setting(value: object) -> Iterator[None]:
+    """Set ``DJANGO_LIFESPAN_DI`` (or, for :data:`MISSING`, remove it) for the block."""
+    if value is not MISSING:
+        with override_settings(**{SETTING: value}):
+            yield
+        return
+    # override_settings cannot remove a setting; deleting from an (empty) override can, but
+    # sends no setting_changed, so send it the way override_settings would.
+    override = override_settings()
+    override.enable()
+    try:
+        delattr(settings, SETTING)
+        setting_changed.send(sender=type(settings), setting=SETTING, value=None, enter=True)
+        yield
+    finally:
+        override.disable()
+        setting_changed.send(
+            sender=type(settings), setting=SETTING, value=getattr(settings, SETTING), enter=False
+        )
+
+
+def check_command_report() -> str:
+    """What ``manage.py check`` reports; it must fail."""
+    with pytest.raises(SystemCheckError) as info:
+        call_command("check")
+    return str(info.value)
+
+
+def lifespan_report() -> str:
+    """The message of the ``lifespan.startup.failed`` a server gets; startup must fail."""
+
+    async def start() -> list[dict[str, Any]]:
+        async with drive_lifespan(timeout=10) as run:
+            return run.sent
+
+    sent = asyncio.run(start())
+    assert [message["type"] for message in sent] == ["lifespan.startup.failed"]
+    return str(sent[0]["message"])
+
+
+REPORTERS: dict[str, Callable[[], str]] = {
+    "manage.py check": check_command_report,
+    "lifespan startup": lifespan_report,
+}
+reported_by = pytest.mark.parametrize("reporter", list(REPORTERS))
+
+
+@pytest.fixture(name="report")
+def fixture_report(reporter: str) -> Callable[[], str]:
+    """The reporter under test: the check command, or the lifespan startup."""
+    return REPORTERS[reporter]
+
+
+def assert_reported(text: str, check_id: str, fragments: list[str]) -> None:
+    assert f"(django_lifespan_di.{check_id}) " in text, text
+    for fragment in fragments:
+        assert fragment in text, f"{fragment!r} not in:\n{text}"
+
+
+SETTINGS_MISTAKES = [
+    pytest.param(
+        MISSING,
+        "E001",
+        [
+            f"The {SETTING} setting is missing",
+            '{"CONTAINER": "myproject.containers.Container"}',
+        ],
+        id="setting-missing",
+    ),
+    pytest.param(
+        "tests.project.containers.Container",
+        "E001",
+        [
+            f"{SETTING} must be a dict",
+            "found str 'tests.project.containers.Container'",
+            f'Expected, for example: {SETTING} = {{"CONTAINER": ',
+        ],
+        id="string-not-dict",
+    ),
+    pytest.param(
+        [("CONTAINER", "tests.project.containers.Container")],
+        "E001",
+        [f"{SETTING} must be a dict", "found list [("],
+        id="list-not-dict",
+    ),
+    pytest.param(
+        {"CONTIANER": "tests.project.containers.Container"},
+        "E002",
+        [f"{SETTING} has unknown key(s) 'CONTIANER'", f"the known keys are {KNOWN_KEYS}"],
+        id="misspelt-key",
+    ),
+    pytest.param(
+        {**VALID, "WIRES": ["tests.project.views"]},
+        "E002",
+        [f"{SETTING} has unknown key(s) 'WIRES'", f"the known keys are {KNOWN_KEYS}"],
+        id="misspelt-key-beside-container",
+    ),
+    pytest.param(
+        {"WIRE": ["tests.project.views"]},
+        "E001",
+        [f"{SETTING}['CONTAINER'] is missing", '{"CONTAINER": "myproject.containers.Container"}'],
+        id="container-missing",
+    ),
+    pytest.param(
+        {},
+        "E001",
+        [f"{SETTING}['CONTAINER'] is missing"],
+        id="empty-dict",
+    ),
+    pytest.param(
+        {"CONTAINER": Container},
+        "E003",
+        [
+            f"{SETTING}['CONTAINER'] must be the dotted path of a container class as a string",
+            "found DeclarativeContainerMetaClass <class 'tests.project.containers.Container'>",
+        ],
+        id="container-class-not-path",
+    ),
+    pytest.param(
+        {"CONTAINER": "no_such_package.containers.Container"},
+        "E003",
+        [
+            f"{SETTING}['CONTAINER'] is 'no_such_package.containers.Container', "
+            "which cannot be imported",
+            "No module named 'no_such_package'",
+            "Expected the dotted path of a DeclarativeContainer subclass.",
+        ],
+        id="container-module-not-importable",
+    ),
+    pytest.param(
+        {"CONTAINER": "tests.project.containers.Containr"},
+        "E003",
+        [
+            f"{SETTING}['CONTAINER'] is 'tests.project.containers.Containr', "
+            "which cannot be imported",
+            'does not define a "Containr" attribute/class',
+            "Expected the dotted path of a DeclarativeContainer subclass.",
+        ],
+        id="container-attribute-misspelt",
+    ),
+    pytest.param(
+        {"CONTAINER": "django.conf.settings"},
+        "E004",
+        [
+            f"{SETTING}['CONTAINER'] is 'django.conf.settings', which is <LazySettings",
+            "not a container class",
+            "Expected a subclass of dependency_injector.containers.DeclarativeContainer.",
+        ],
+        id="container-is-an-object",
+    ),
+    pytest.param(
+        {"CONTAINER": "tests.config_cases.NotAContainer"},
+        "E004",
+        [
+            f"{SETTING}['CONTAINER'] is 'tests.config_cases.NotAContainer', "
+            "which is <class 'tests.config_cases.NotAContainer'>, not a container class",
+            "Expected a subclass of dependency_injector.containers.DeclarativeContainer.",
+        ],
+        id="container-is-a-plain-class",
+    ),
+    pytest.param(
+        {**VALID, "WIRE": "tests.project.views"},
+        "E005",
+        [f"{SETTING}['WIRE'] must be a list of dotted paths, found 'tests.project.views'"],
+        id="wire-is-a-string",
+    ),
+    pytest.param(
+        {**VALID, "WIRE": [views]},
+        "E005",
+        [
+            f"{SETTING}['WIRE'] must be a list of dotted paths",
+            "found the item <module 'tests.project.views'",
+            "of type module",
+        ],
+        id="wire-item-is-a-module",
+    ),
+    pytest.param(
+        {**VALID, "WIRE": ["tests.no_such_views"]},
+        "E006",
+        [
+            f"{SETTING}['WIRE'] names 'tests.no_such_views', which cannot be imported",
+            "No module named 'tests.no_such_views'",
+            "Expected the dotted path of a module or package to wire.",
+        ],
+        id="wire-module-not-importable",
+    ),
+    pytest.param(
+        {"CONTAINER": "tests.config_cases.BrokenWiringContainer"},
+        "E006",
+        [
+            "Wiring the container BrokenWiringContainer failed",
+            "tests.no_such_module_to_wire",
+            f"{SETTING}['WIRE']",
+        ],
+        id="container-wiring-config-not-importable",
+    ),
+]
+
+
+@reported_by
+@pytest.mark.parametrize(("value", "check_id", "fragments"), SETTINGS_MISTAKES)
+def test_settings_mistake_is_reported(
+    report: Callable[[], str], value: object, check_id: str, fragments: list[str]
+) -> None:
+    """A wrong settings block names the setting, what was found and what is expected."""
+    with lifespan_setting(value):
+        text = report()
+    assert_reported(text, check_id, fragments)
+
+
+@reported_by
+@pytest.mark.parametrize("key", ["ON_STARTUP", "ON_SHUTDOWN"])
+@pytest.mark.parametrize(
+    ("hooks", "check_id", "fragments"),
+    [
+        pytest.param(
+            ["tests.config_cases.no_such_hook"],
+            "E007",
+            [
+                "names 'tests.config_cases.no_such_hook', which cannot be imported",
+                'does not define a "no_such_hook" attribute/class',
+                "Expected the dotted path of a sync or async callable taking no arguments.",
+            ],
+            id="not-importable",
+        ),
+        pytest.param(
+            ["tests.config_cases.NOT_CALLABLE"],
+            "E007",
+            [
+                "names 'tests.config_cases.NOT_CALLABLE', which is 42, not callable",
+                "Expected a sync or async callable taking no arguments.",
+            ],
+            id="not-callable",
+        ),
+        pytest.param(
+            "tests.config_cases.NotAContainer",
+            "E005",
+            ["must be a list of dotted paths, found 'tests.config_cases.NotAContainer'"],
+            id="string-not-list",
+        ),
+    ],
+)
+def test_hook_mistake_is_reported(
+    report: Callable[[], str], key: str, hooks: object, check_id: str, fragments: list[str]
+) -> None:
+    """A startup or shutdown hook that cannot be imported or called is a settings mistake."""
+    with lifespan_setting({**VALID, key: hooks}):
+        text = report()
+    assert_reported(text, check_id, [f"{SETTING}[{key!r}]", *fragments])
+
+
+@reported_by
+@pytest.mark.parametrize("key", ["STARTUP_TIMEOUT", "SHUTDOWN_TIMEOUT"])
+@pytest.mark.parametrize("timeout", [0, -1, "5", math.nan, math.inf, True, None])
+def test_timeout_mistake_is_reported(report: Callable[[], str], key: str, timeout: object) -> None:
+    """A timeout must be a positive, finite number of seconds (not a bool or a string)."""
+    with lifespan_setting({**VALID, key: timeout}):
+        text = report()
+    assert_reported(
+        text,
+        "E008",
+        [
+            f"{SETTING}[{key!r}] is {timeout!r}; "
+            "expected a positive, finite number of seconds (default 30.0)."
+        ],
+    )
+
+
+@reported_by
+@pytest.mark.parametrize(
+    ("urlconf", "wire", "check_id", "fragments"),
+    [
+        pytest.param(
+            config_cases.UnwiredUrls,
+            [],
+            "E009",
+            [
+                "View tests.config_cases.unwired_view asks for session but its module "
+                "'tests.config_cases' is not wired to the container",
+                "HINT: Add 'tests.config_cases' to the container's wiring_config or to "
+                f"{SETTING}['WIRE'].",
+            ],
+            id="view-module-not-wired",
+        ),
+        pytest.param(
+            config_cases.UnwiredClassViewUrls,
+            [],
+            "E009",
+            [
+                "View tests.config_cases.UnwiredClassView.get asks for session but its module "
+                "'tests.config_cases' is not wired to the container",
+            ],
+            id="class-based-view-module-not-wired",
+        ),
+        pytest.param(
+            config_cases.NotInjectedUrls,
+            ["tests.config_cases"],
+            "E009",
+            [
+                "View tests.config_cases.not_injected_view asks for session but is not "
+                "decorated with @inject",
+                "HINT: Decorate it with dependency_injector.wiring.inject.",
+            ],
+            id="view-not-injected",
+        ),
+        pytest.param(
+            config_cases.MisnamedUrls,
+            ["tests.config_cases"],
+            "E010",
+            [
+                "View tests.config_cases.misnamed_view asks for "
+                "session=Provide['no_such_provider'], which names no provider of the container",
+                f"the container named in {SETTING}['CONTAINER']",
+            ],
+            id="marker-names-no-provider",
+        ),
+    ],
+)
+def test_view_mistake_is_reported(
+    report: Callable[[], str],
+    urlconf: object,
+    wire: list[str],
+    check_id: str,
+    fragments: list[str],
+) -> None:
+    """A view whose dependency could not be injected is reported before any request."""
+    with override_settings(ROOT_URLCONF=urlconf), lifespan_setting({**VALID, "WIRE": wire}):
+        text = report()
+    assert_reported(text, check_id, fragments)
+
+
+@reported_by
+def test_unknown_provider_error_names_the_configured_container(report: Callable[[], str]) -> None:
+    """E010 names the container class from the settings, not dependency-injector's internals."""
+    with (
+        override_settings(ROOT_URLCONF=config_cases.MisnamedUrls),
+        lifespan_setting({**VALID, "WIRE": ["tests.config_cases"]}),
+    ):
+        text = report()
+    assert "(django_lifespan_di.E010) " in text, text
+    assert "DynamicContainer" not in text, text
+    assert "of the container Container." in text, text
+
+
+@pytest.mark.parametrize(
+    ("value", "check_id"),
+    [
+        pytest.param({"CONTIANER": "x"}, "E002", id="misspelt-key"),
+        pytest.param({"CONTAINER": "django.conf.settings"}, "E004", id="not-a-container"),
+        pytest.param({**VALID, "STARTUP_TIMEOUT": "5"}, "E008", id="timeout-string"),
+    ],
+)
+def test_lifespan_failure_carries_the_check_message_verbatim(value: object, check_id: str) -> None:
+    """The server's startup failure quotes exactly the lines ``manage.py check`` prints."""
+    with lifespan_setting(value):
+        checked = check_command_report()
+        started = lifespan_report()
+    lines = [line for line in checked.splitlines() if "(django_lifespan_di." in line]
+    assert len(lines) == 1
+    assert f"(django_lifespan_di.{check_id})" in lines[0]
+    assert lines[0] in started
+
+
+def test_project_settings_pass_the_checks() -> None:
+    """The test project's own settings give no error and no warning of ours."""
+    stdout, stderr = StringIO(), StringIO()
+    call_command("check", stdout=stdout, stderr=stderr)
+    assert "django_lifespan_di" not in stdout.getvalue() + stderr.getvalue()
+    assert "System check identified no issues" in stdout.getvalue()
+
+
+def test_container_is_rebuilt_when_the_override_ends() -> None:
+    """After the override ends, the container is rebuilt and the checks pass again."""
+    with lifespan_setting({"CONTIANER": "x"}):
+        check_command_report()
+    with lifespan_setting(MISSING):
+        check_command_report()
+    call_command("check", stdout=StringIO(), stderr=StringIO())
+
+
+@pytest.fixture(name="stock_async_resource")
+def fixture_stock_async_resource() -> Iterator[None]:
+    """A container with an async resource declared as a stock ``providers.Resource``."""
+    with (
+        override_settings(ROOT_URLCONF=config_cases.EmptyUrls),
+        lifespan_setting({"CONTAINER": "tests.config_cases.StockAsyncResourceContainer"}),
+    ):
+        yield
+
+
+@pytest.mark.usefixtures("stock_async_resource")
+def test_async_stock_resource_is_a_warning() -> None:
+    """``manage.py check`` warns about an async ``providers.Resource`` but does not fail."""
+    stdout, stderr = StringIO(), StringIO()
+    call_command("check", stdout=stdout, stderr=stderr)
+    output = stdout.getvalue() + stderr.getvalue()
+    assert "(django_lifespan_di.W001) Resource 'http_session' of " in output
+    assert "is async but declared with providers.Resource" in output
+    assert "HINT: Declare it with django_lifespan_di.LifespanResource." in output
+
+
+@pytest.mark.usefixtures("stock_async_resource")
+def test_async_stock_resource_warning_names_the_container_class() -> None:
+    """W001 names the container class from the settings, not dependency-injector's internals."""
+    stdout, stderr = StringIO(), StringIO()
+    call_command("check", stdout=stdout, stderr=stderr)
+    output = stdout.getvalue() + stderr.getvalue()
+    assert "DynamicContainer" not in output, output
+    assert "of StockAsyncResourceContainer" in output, output
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("stock_async_resource")
+async def test_async_stock_resource_warning_does_not_fail_startup() -> None:
+    """A warning is not an error: the lifespan starts and stops the stock resource."""
+    async with drive_lifespan(timeout=10) as run:
+        assert run.types == ["lifespan.startup.complete"]
+        assert run.state["django_lifespan_di"] == {"http_session": "legacy"}
+    assert run.types[-1] == "lifespan.shutdown.complete"
+
+
+def test_manage_py_check_fails_in_a_real_process() -> None:
+    """``python -m django check`` exits non-zero and prints the id and the setting's mistake."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+        "DJANGO_SETTINGS_MODULE": "tests.server_project.settings",
+        "LIFESPAN_DI_CASE": "misspelt-key",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "check"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "(django_lifespan_di.E002)" in result.stderr
+    assert f"{SETTING} has unknown key(s) 'CONTIANER'" in result.stderr
+    assert f"the known keys are {KNOWN_KEYS}" in result.stderr
