@@ -102,6 +102,10 @@ class LifespanResource(providers.Resource[T]):
 
     def init(self) -> Awaitable[T]:
         """Start the instance for the running loop (if not started) and return it."""
+        if self.last_overriding is not None:
+            # As providers.Resource.init(): an overridden resource is not started; what the
+            # override provides is what the container provides (and what lifespan reports).
+            return _provided(self.__call__())
         loop = _running_loop()
         if loop is None:
             raise AsyncResourceRequiredError(
@@ -218,6 +222,10 @@ class LifespanResource(providers.Resource[T]):
                 loop.run_until_complete(state.generator.aclose())
             except Exception:
                 logger.exception("closing %r at exit failed", self)
+
+
+async def _provided(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
 
 
 async def _resolve(value: Any) -> Any:
