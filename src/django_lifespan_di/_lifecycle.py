@@ -21,7 +21,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from dependency_injector import providers
 
-__all__ = ["Lifecycle", "ShutdownError", "StartupError", "report_failure"]
+__all__ = ["Lifecycle", "LifecycleEvent", "ShutdownError", "StartupError", "report_failure"]
 
 logger = logging.getLogger("django_lifespan_di")
 
@@ -40,6 +40,16 @@ class ShutdownError(Exception):
     def __init__(self, names: list[str]) -> None:
         super().__init__(f"failed to stop: {', '.join(names)} (see the log for each traceback)")
         self.names = names
+
+
+@dataclass(frozen=True)
+class LifecycleEvent:
+    """One step of a startup or shutdown: what, which resource or hook, how long, any error."""
+
+    action: str
+    name: str
+    ms: float
+    error: str | None = None
 
 
 @dataclass(eq=False)
@@ -94,6 +104,7 @@ class Lifecycle:
         self.shutdown_timeout = shutdown_timeout
         self.on_startup = tuple(on_startup)
         self.on_shutdown = tuple(on_shutdown)
+        self.events: list[LifecycleEvent] = []
 
     async def startup(self) -> dict[str, Any]:
         """Start every resource, then run the startup hooks; return the resources by name.
@@ -161,32 +172,35 @@ class Lifecycle:
         try:
             value = node.provider.init()
             if inspect.isawaitable(value):
-                value = await asyncio.wait_for(value, self.startup_timeout)
+                value = await _bounded(value, self.startup_timeout)
         except BaseException as exc:
             took = _ms(began)
             # A half-started resource (a timed-out or cancelled start) must not stay open.
             await self._discard(node)
-            if isinstance(exc, asyncio.TimeoutError):
-                raise StartupError(
-                    node.name,
+            if isinstance(exc, _Expired):
+                message = (
                     f"resource {node.name!r} did not start within {self.startup_timeout:g} s "
-                    "(STARTUP_TIMEOUT)",
-                ) from exc
-            if isinstance(exc, Exception):
-                raise StartupError(
-                    node.name,
+                    "(STARTUP_TIMEOUT)"
+                )
+            elif isinstance(exc, Exception):
+                message = (
                     f"resource {node.name!r} failed to start after {took:.1f} ms: "
-                    f"{type(exc).__name__}: {exc}",
-                ) from exc
-            raise
-        logger.info("started %s in %.1f ms", node.name, _ms(began))
+                    f"{type(exc).__name__}: {exc}"
+                )
+            else:
+                raise
+            self.events.append(LifecycleEvent("start", node.name, took, message))
+            raise StartupError(node.name, message) from exc
+        took = _ms(began)
+        logger.info("started %s in %.1f ms", node.name, took)
+        self.events.append(LifecycleEvent("start", node.name, took))
         return value
 
     async def _discard(self, node: _Node) -> None:
         try:
             result = node.provider.shutdown()
             if inspect.isawaitable(result):
-                await asyncio.wait_for(result, self.shutdown_timeout)
+                await _bounded(result, self.shutdown_timeout)
         except Exception:
             logger.exception("cleaning up after the failed start of %s failed", node.name)
 
@@ -217,19 +231,20 @@ class Lifecycle:
         try:
             result = node.provider.shutdown()
             if inspect.isawaitable(result):
-                await asyncio.wait_for(result, self.shutdown_timeout)
-        except asyncio.TimeoutError:
-            logger.error(
-                "resource %s did not stop within %g s (SHUTDOWN_TIMEOUT); moving on",
-                node.name,
-                self.shutdown_timeout,
-            )
-            return False
-        except Exception:
+                await _bounded(result, self.shutdown_timeout)
+        except _Expired:
+            message = f"did not stop within {self.shutdown_timeout:g} s (SHUTDOWN_TIMEOUT)"
+            logger.error("resource %s %s; moving on", node.name, message)
+        except Exception as exc:
+            message = f"failed to stop: {type(exc).__name__}: {exc}"
             logger.exception("resource %s failed to stop after %.1f ms", node.name, _ms(began))
-            return False
-        logger.info("stopped %s in %.1f ms", node.name, _ms(began))
-        return True
+        else:
+            took = _ms(began)
+            logger.info("stopped %s in %.1f ms", node.name, took)
+            self.events.append(LifecycleEvent("stop", node.name, took))
+            return True
+        self.events.append(LifecycleEvent("stop", node.name, _ms(began), message))
+        return False
 
     async def _run_hook(
         self,
@@ -245,19 +260,44 @@ class Lifecycle:
                 awaitable: Awaitable[object] = hook()
             else:
                 awaitable = sync_to_async(hook)()
-            await asyncio.wait_for(awaitable, timeout)
-        except asyncio.TimeoutError as exc:
+            await _bounded(awaitable, timeout)
+        except _Expired as exc:
             message = f"{phase} hook {name} did not finish within {timeout:g} s"
             logger.error("%s", message)
-            raise (StartupError(name, message) if error is StartupError else exc) from exc
+            self.events.append(LifecycleEvent(f"{phase} hook", name, _ms(began), message))
+            raise (StartupError(name, message) if error is StartupError else exc) from None
         except Exception as exc:
+            message = f"{phase} hook {name} failed: {type(exc).__name__}: {exc}"
             logger.exception("%s hook %s failed after %.1f ms", phase, name, _ms(began))
+            self.events.append(LifecycleEvent(f"{phase} hook", name, _ms(began), message))
             if error is StartupError:
-                raise StartupError(
-                    name, f"startup hook {name} failed: {type(exc).__name__}: {exc}"
-                ) from exc
+                raise StartupError(name, message) from exc
             raise
-        logger.info("ran %s hook %s in %.1f ms", phase, name, _ms(began))
+        took = _ms(began)
+        logger.info("ran %s hook %s in %.1f ms", phase, name, took)
+        self.events.append(LifecycleEvent(f"{phase} hook", name, took))
+
+
+class _Expired(Exception):
+    """Our own timeout ran out (distinct from a TimeoutError the resource raised itself)."""
+
+
+async def _bounded(awaitable: Awaitable[Any], timeout: float) -> Any:
+    """Await with a time limit; on expiry cancel it, wait (bounded) for it, raise _Expired."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except BaseException:
+        task.cancel()
+        await asyncio.wait({task}, timeout=timeout)
+        raise
+    if not done:
+        task.cancel()
+        await asyncio.wait({task}, timeout=timeout)
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: the expiry is what gets reported
+        raise _Expired
+    return task.result()
 
 
 def report_failure(message: str) -> None:
