@@ -115,6 +115,12 @@ async def hang_on_start(name: str, *needs: Handle) -> AsyncIterator[Handle]:
         events.append(f"cleanup {name}")
 
 
+async def time_out_on_connect(name: str, *needs: Handle) -> Handle:
+    """A resource whose start fails at once with its own timeout (a client's connect timeout)."""
+    events.append(f"start {name}")
+    raise asyncio.TimeoutError(f"{name}: connection timeout to host")
+
+
 async def fail_to_stop(name: str, *needs: Handle) -> AsyncIterator[Handle]:
     """A resource whose stop raises."""
     events.append(f"start {name}")
@@ -185,6 +191,20 @@ class HangingStart(containers.DeclarativeContainer):
     a = LifespanResource(tracked, "a")
     hang = LifespanResource(hang_on_start, "hang")
     after_hang = LifespanResource(tracked, "after_hang", hang)
+
+
+class FailingBesideHanging(containers.DeclarativeContainer):
+    """c fails while hang, which does not need it, is still starting."""
+
+    hang = LifespanResource(hang_on_start, "hang")
+    c = LifespanResource(fail_to_start, "c")
+
+
+class OwnTimeout(containers.DeclarativeContainer):
+    """upstream fails at once with a TimeoutError of its own, long before any STARTUP_TIMEOUT."""
+
+    a = LifespanResource(tracked, "a")
+    upstream = LifespanResource(time_out_on_connect, "upstream", a)
 
 
 class Diamond(containers.DeclarativeContainer):
@@ -258,3 +278,8 @@ def failing_sync_hook() -> None:
 async def failing_async_hook() -> None:
     events.append("failing async hook")
     raise HookFailed("the async hook failed")
+
+
+async def hanging_hook() -> None:
+    events.append("hanging hook")
+    await asyncio.Event().wait()

@@ -294,8 +294,11 @@ async def _bounded(awaitable: Awaitable[Any], timeout: float) -> Any:
     if not done:
         task.cancel()
         await asyncio.wait({task}, timeout=timeout)
-        if task.done() and not task.cancelled():
-            task.exception()  # retrieved: the expiry is what gets reported
+        try:
+            if task.done():
+                task.result()
+        except BaseException as exc:
+            raise _Expired from exc  # its traceback shows where it was stuck
         raise _Expired
     return task.result()
 

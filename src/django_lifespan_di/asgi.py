@@ -10,12 +10,10 @@ import traceback
 from typing import Any
 
 import django
-from django.core import checks
 from django.core.handlers.asgi import ASGIHandler
 
-from django_lifespan_di import _container
-from django_lifespan_di._lifecycle import Lifecycle, StartupError, report_failure
-from django_lifespan_di.checks import TAG
+from django_lifespan_di._lifecycle import Lifecycle, report_failure
+from django_lifespan_di.checks import configured_lifecycle
 
 __all__ = ["STATE_KEY", "LifespanASGIHandler", "LifespanMiddleware", "get_asgi_application"]
 
@@ -33,15 +31,7 @@ async def handle_lifespan(scope: Scope, receive: Any, send: Any) -> None:
         return
     lifecycle: Lifecycle | None = None
     try:
-        _run_checks()
-        settings = _container.get_lifespan_settings()
-        lifecycle = Lifecycle(
-            _container.get_container(),
-            startup_timeout=settings.startup_timeout,
-            shutdown_timeout=settings.shutdown_timeout,
-            on_startup=settings.on_startup,
-            on_shutdown=settings.on_shutdown,
-        )
+        lifecycle = configured_lifecycle()
         started = await lifecycle.startup()
     except Exception as exc:
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -65,15 +55,6 @@ async def handle_lifespan(scope: Scope, receive: Any, send: Any) -> None:
         await _send(send, {"type": "lifespan.shutdown.failed", "message": str(exc)})
         return
     await _send(send, {"type": "lifespan.shutdown.complete"})
-
-
-def _run_checks() -> None:
-    errors = [message for message in checks.run_checks(tags=[TAG]) if message.is_serious()]
-    if errors:
-        listing = "\n".join(f"  {message}" for message in errors)
-        raise StartupError(
-            "configuration", f"the system checks found {len(errors)} error(s):\n{listing}"
-        )
 
 
 async def _send(send: Any, message: Message) -> None:

@@ -19,10 +19,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from django_lifespan_di import _container
 from django_lifespan_di._container import container_name
+from django_lifespan_di._lifecycle import Lifecycle, StartupError
 from django_lifespan_di._resource import LifespanResource
 from django_lifespan_di.conf import ConfigurationError
 
-__all__ = ["TAG", "register"]
+__all__ = ["TAG", "configured_lifecycle", "register"]
 
 TAG = "django_lifespan_di"
 # The stubs declare the markers as instances; at run time they are classes.
@@ -35,6 +36,27 @@ def register() -> None:
     checks.register(check_settings, TAG)
     checks.register(check_resources, TAG)
     checks.register(check_views, TAG)
+
+
+def configured_lifecycle() -> Lifecycle:
+    """Run the checks, then return the lifecycle of the configured container.
+
+    Raises :class:`~django_lifespan_di.StartupError` listing the errors the checks found.
+    """
+    errors = [message for message in checks.run_checks(tags=[TAG]) if message.is_serious()]
+    if errors:
+        listing = "\n".join(f"  {message}" for message in errors)
+        raise StartupError(
+            "configuration", f"the system checks found {len(errors)} error(s):\n{listing}"
+        )
+    settings = _container.get_lifespan_settings()
+    return Lifecycle(
+        _container.get_container(),
+        startup_timeout=settings.startup_timeout,
+        shutdown_timeout=settings.shutdown_timeout,
+        on_startup=settings.on_startup,
+        on_shutdown=settings.on_shutdown,
+    )
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

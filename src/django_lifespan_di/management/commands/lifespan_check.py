@@ -1,0 +1,46 @@
+"""``manage.py lifespan_check``: start and stop the container's resources without serving."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from django_lifespan_di._lifecycle import Lifecycle, ShutdownError, StartupError
+from django_lifespan_di.checks import configured_lifecycle
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the lifespan startup and shutdown of the configured container, without serving: "
+        "print each resource and hook with its timing, exit non-zero if any step failed."
+    )
+    requires_system_checks: list[str] = []  # reported as part of the run, with the steps
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            lifecycle = configured_lifecycle()
+        except StartupError as exc:
+            raise CommandError(str(exc)) from exc
+        failure = asyncio.run(self._run(lifecycle))
+        for event in lifecycle.events:
+            line = f"{event.action:<15} {event.name:<40} {event.ms:9.1f} ms"
+            if event.error is None:
+                self.stdout.write(f"{line}  ok")
+            else:
+                self.stdout.write(self.style.ERROR(f"{line}  FAILED: {event.error}"))
+        if failure:
+            raise CommandError(failure)
+        self.stdout.write(self.style.SUCCESS("lifespan startup and shutdown succeeded"))
+
+    async def _run(self, lifecycle: Lifecycle) -> str | None:
+        try:
+            await lifecycle.startup()
+        except StartupError as exc:
+            return f"startup failed: {exc}"
+        try:
+            await lifecycle.shutdown()
+        except ShutdownError as exc:
+            return f"shutdown failed: {exc}"
+        return None

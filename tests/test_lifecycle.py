@@ -1,0 +1,477 @@
+"""The lifespan lifecycle: starting and stopping the container's resources, as a server sees it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from django_lifespan_di import get_container
+from django_lifespan_di.asgi import (
+    STATE_KEY,
+    LifespanASGIHandler,
+    LifespanMiddleware,
+    get_asgi_application,
+)
+from tests import lifecycle_containers
+from tests.driver import drive_lifespan
+from tests.lifecycle_containers import Handle, events
+
+pytestmark = pytest.mark.asyncio
+
+HOOKS = "tests.lifecycle_containers"
+SHORT = 0.5
+"""STARTUP_TIMEOUT or SHUTDOWN_TIMEOUT for the tests that wait one out."""
+MARGIN = 10.0
+"""A generous bound on anything that should end "within the timeout"; never a speed check. Also
+the timeouts of the other tests, so that a slow machine does not make them hit one."""
+
+UseContainer = Callable[..., Any]
+
+
+@pytest.fixture(name="record", autouse=True)
+def fixture_record() -> Iterator[list[str]]:
+    """The events of the test containers' resources and hooks, empty at the start of a test."""
+    lifecycle_containers.reset()
+    yield events
+    lifecycle_containers.reset()
+
+
+@pytest.fixture(name="use_container")
+def fixture_use_container() -> Iterator[UseContainer]:
+    """Switch the settings to a container of ``tests.lifecycle_containers`` (default after)."""
+    default = type(get_container())
+    with ExitStack() as stack:
+
+        def use(name: str, **options: Any) -> Any:
+            block = {
+                "CONTAINER": f"{HOOKS}.{name}",
+                "STARTUP_TIMEOUT": MARGIN,
+                "SHUTDOWN_TIMEOUT": MARGIN,
+                **options,
+            }
+            stack.enter_context(override_settings(ROOT_URLCONF=HOOKS, DJANGO_LIFESPAN_DI=block))
+            return get_container()
+
+        yield use
+    assert type(get_container()) is default
+
+
+@pytest.fixture(name="logger")
+def fixture_logger() -> Iterator[logging.Logger]:
+    """The library's logger; its level and ``disabled`` flag are restored after the test."""
+    logger = logging.getLogger("django_lifespan_di")
+    level, disabled = logger.level, logger.disabled
+    yield logger
+    logger.setLevel(level)
+    logger.disabled = disabled
+
+
+def failure_message(run: Any, kind: str) -> str:
+    """The ``message`` of the ``lifespan.<kind>.failed`` the app sent (fails if it sent none)."""
+    failed = [m for m in run.sent if m["type"] == f"lifespan.{kind}.failed"]
+    assert len(failed) == 1, run.types
+    message: str = failed[0]["message"]
+    return message
+
+
+def library_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The errors logged by the library, each with its traceback (if any)."""
+    formatter = logging.Formatter("%(message)s")
+    return [
+        formatter.format(record)
+        for record in caplog.records
+        if record.name == "django_lifespan_di" and record.levelno >= logging.ERROR
+    ]
+
+
+# Startup -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_state", [True, False], ids=["state", "no-state"])
+async def test_startup_starts_every_resource_and_shares_them_in_the_state(
+    use_container: UseContainer, record: list[str], with_state: bool
+) -> None:
+    """Startup starts every resource; the state (when the server has one) holds them by name."""
+    container = use_container("Simple")
+    async with drive_lifespan(with_state=with_state, timeout=MARGIN) as run:
+        assert run.types == ["lifespan.startup.complete"]
+        assert sorted(record) == ["start a", "start b", "start plain"]
+        assert container.a.initialized
+        assert container.b.initialized
+        assert container.plain.initialized
+        if with_state:
+            started = run.state[STATE_KEY]
+            assert set(started) == {"a", "b", "plain"}
+            assert all(isinstance(handle, Handle) for handle in started.values())
+            assert {name: handle.name for name, handle in started.items()} == {
+                "a": "a",
+                "b": "b",
+                "plain": "plain",
+            }
+            assert started["b"].needs == (started["a"],)
+            assert container.a() is started["a"]
+        else:
+            assert run.state == {}
+    assert run.types == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert sorted(e for e in record if e.startswith("stop")) == ["stop a", "stop b", "stop plain"]
+
+
+async def test_failed_startup_stops_what_started_dependents_first_and_reports_the_traceback(
+    use_container: UseContainer, record: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resource failing to start: the others are stopped (dependents first), the failure
+    reaches the server with its traceback, and is logged."""
+    use_container("FailingStart")
+    async with drive_lifespan(timeout=MARGIN) as run:
+        pass
+    assert run.types == ["lifespan.startup.failed"]
+    message = failure_message(run, "startup")
+    assert "'c'" in message
+    assert "Traceback (most recent call last)" in message
+    assert "in fail_to_start" in message
+    assert "StartFailed: c could not connect" in message
+    assert record == ["start a", "start b", "start c", "stop b", "stop a"]
+    assert any("'c'" in line and "could not connect" in line for line in library_errors(caplog))
+
+
+async def test_startup_hanging_past_the_timeout_fails_and_cleans_up(
+    use_container: UseContainer, record: list[str]
+) -> None:
+    """A resource still starting at STARTUP_TIMEOUT fails the startup, naming it and the
+    timeout; its own cleanup runs, the resources that started stop, the rest never start."""
+    use_container("HangingStart", STARTUP_TIMEOUT=SHORT)
+    async with drive_lifespan(timeout=SHORT + MARGIN) as run:
+        pass
+    assert run.types == ["lifespan.startup.failed"]
+    message = failure_message(run, "startup")
+    assert "'hang'" in message
+    assert "STARTUP_TIMEOUT" in message
+    assert f"{SHORT:g} s" in message
+    assert "cleanup hang" in record
+    assert "stop a" in record
+    assert "start after_hang" not in record
+
+
+async def test_failure_does_not_wait_for_a_sibling_still_starting(
+    use_container: UseContainer, record: list[str]
+) -> None:
+    """When a resource fails, one still starting beside it is abandoned and cleaned up at once,
+    without waiting for its STARTUP_TIMEOUT."""
+    use_container("FailingBesideHanging", STARTUP_TIMEOUT=60 * MARGIN)
+    async with drive_lifespan(timeout=MARGIN) as run:
+        pass
+    assert run.types == ["lifespan.startup.failed"]
+    assert "'c'" in failure_message(run, "startup").splitlines()[0]
+    assert "cleanup hang" in record
+
+
+async def test_resource_failing_with_its_own_timeout_error_is_not_blamed_on_startup_timeout(
+    use_container: UseContainer, record: list[str]
+) -> None:
+    """A resource that fails at once with a TimeoutError of its own (a client's connect timeout)
+    is reported with that error, not as having exceeded STARTUP_TIMEOUT."""
+    use_container("OwnTimeout", STARTUP_TIMEOUT=60 * MARGIN)
+    async with drive_lifespan(timeout=MARGIN) as run:
+        pass
+    assert run.types == ["lifespan.startup.failed"]
+    summary = failure_message(run, "startup").splitlines()[0]
+    assert "'upstream'" in summary
+    assert "connection timeout to host" in summary
+    assert "STARTUP_TIMEOUT" not in summary
+    assert record == ["start a", "start upstream", "stop a"]
+
+
+async def test_dependents_start_after_and_stop_before_their_dependencies(
+    use_container: UseContainer, record: list[str]
+) -> None:
+    """A resource starts once what it needs has started, and stops before any of it stops."""
+    use_container("Diamond")
+    async with drive_lifespan(timeout=MARGIN) as run:
+        assert run.types == ["lifespan.startup.complete"], failure_message(run, "startup")
+        started = run.state[STATE_KEY]
+        assert started["top"].needs == (started["left"], started["right"])
+    assert run.types[-1] == "lifespan.shutdown.complete"
+    at = record.index
+    for dependency, dependent in [("base", "left"), ("base", "right"), ("left", "top")]:
+        assert at(f"start {dependency}") < at(f"start {dependent}"), record
+        assert at(f"stop {dependent}") < at(f"stop {dependency}"), record
+    assert at("start right") < at("start top")
+    assert at("stop top") < at("stop right")
+
+
+async def test_independent_resources_start_concurrently(use_container: UseContainer) -> None:
+    """Resources that do not need each other are starting at the same time."""
+    # left and right each wait until the other is starting too; one after the other, the first
+    # would give up after MEETING_TIMEOUT and fail the startup.
+    use_container("Diamond")
+    async with drive_lifespan(timeout=lifecycle_containers.MEETING_TIMEOUT + MARGIN) as run:
+        assert run.types == ["lifespan.startup.complete"], failure_message(run, "startup")
+    assert lifecycle_containers.meeting.peak == 2
+
+
+# Shutdown ------------------------------------------------------------------------------------
+
+
+async def test_shutdown_stops_everything_past_a_failing_and_a_hanging_resource(
+    use_container: UseContainer, record: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resource raising and one hanging past SHUTDOWN_TIMEOUT at shutdown: all the others
+    still stop, the server gets shutdown.failed naming both, each failure is logged."""
+    use_container("FailingStop", SHUTDOWN_TIMEOUT=SHORT)
+    async with drive_lifespan(timeout=SHORT + MARGIN) as run:
+        assert run.types == ["lifespan.startup.complete"]
+    assert run.types == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
+    message = failure_message(run, "shutdown")
+    assert "broken" in message
+    assert "stuck" in message
+    for fine in ("base", "other", "plain"):
+        assert fine not in message
+        assert f"stop {fine}" in record
+    assert "stop broken" in record
+    assert "abandoned stuck" in record
+    # base is needed by both: it stops only after their stops ended, however they ended.
+    assert record.index("stop base") > record.index("stop broken")
+    assert record.index("stop base") > record.index("abandoned stuck")
+    errors = library_errors(caplog)
+    assert any("broken" in line and "failed to stop" in line for line in errors), errors
+    assert any("stuck" in line and "SHUTDOWN_TIMEOUT" in line for line in errors), errors
+
+
+# Hooks ---------------------------------------------------------------------------------------
+
+
+async def test_hooks_run_in_order_while_the_resources_are_up(
+    use_container: UseContainer, record: list[str]
+) -> None:
+    """Startup hooks run in order once the resources are up; shutdown hooks run in order
+    before the resources stop; sync and async hooks alike can use the resources."""
+    use_container(
+        "Simple",
+        ON_STARTUP=[f"{HOOKS}.sync_startup_hook", f"{HOOKS}.async_startup_hook"],
+        ON_SHUTDOWN=[f"{HOOKS}.async_shutdown_hook", f"{HOOKS}.sync_shutdown_hook"],
+    )
+    async with drive_lifespan(timeout=MARGIN) as run:
+        assert run.types == ["lifespan.startup.complete"], failure_message(run, "startup")
+        assert sorted(record[:3]) == ["start a", "start b", "start plain"]
+        assert record[3:] == ["sync startup hook (plain open)", "async startup hook (a open)"]
+        record.clear()
+    assert run.types[-1] == "lifespan.shutdown.complete"
+    assert record[:2] == ["async shutdown hook (a open)", "sync shutdown hook (plain open)"]
+    assert sorted(record[2:]) == ["stop a", "stop b", "stop plain"]
+
+
+FAILING_HOOKS = pytest.mark.parametrize(
+    ("hook", "failure"),
+    [
+        ("failing_sync_hook", "HookFailed: the sync hook failed"),
+        ("failing_async_hook", "HookFailed: the async hook failed"),
+        ("hanging_hook", f"did not finish within {SHORT:g} s"),
+    ],
+    ids=["sync-raises", "async-raises", "hangs"],
+)
+
+
+@FAILING_HOOKS
+async def test_failing_startup_hook_fails_the_startup_and_stops_the_resources(
+    use_container: UseContainer, record: list[str], hook: str, failure: str
+) -> None:
+    """A startup hook that raises or hangs past the timeout fails the startup, naming the hook
+    and what went wrong; the resources stop."""
+    use_container("Simple", ON_STARTUP=[f"{HOOKS}.{hook}"], STARTUP_TIMEOUT=SHORT)
+    async with drive_lifespan(timeout=MARGIN) as run:
+        pass
+    assert run.types == ["lifespan.startup.failed"]
+    message = failure_message(run, "startup")
+    assert f"{HOOKS}.{hook}" in message
+    assert failure in message
+    assert sorted(e for e in record if e.startswith("stop")) == ["stop a", "stop b", "stop plain"]
+    assert record.index("stop b") < record.index("stop a")
+
+
+@FAILING_HOOKS
+async def test_failing_shutdown_hook_is_reported_and_the_resources_still_stop(
+    use_container: UseContainer,
+    record: list[str],
+    caplog: pytest.LogCaptureFixture,
+    hook: str,
+    failure: str,
+) -> None:
+    """A shutdown hook that raises or hangs past the timeout is logged and reported as
+    shutdown.failed; the hooks after it still run and every resource still stops."""
+    use_container(
+        "Simple",
+        ON_SHUTDOWN=[f"{HOOKS}.{hook}", f"{HOOKS}.async_shutdown_hook"],
+        SHUTDOWN_TIMEOUT=SHORT,
+    )
+    async with drive_lifespan(timeout=MARGIN) as run:
+        assert run.types == ["lifespan.startup.complete"]
+    assert run.types == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
+    assert f"{HOOKS}.{hook}" in failure_message(run, "shutdown")
+    assert "async shutdown hook (a open)" in record
+    assert sorted(e for e in record if e.startswith("stop")) == ["stop a", "stop b", "stop plain"]
+    errors = library_errors(caplog)
+    assert any(hook in line and failure in line for line in errors), errors
+
+
+# Reporting -----------------------------------------------------------------------------------
+
+
+async def test_server_raising_in_send_of_startup_failed_does_not_crash_the_app(
+    use_container: UseContainer,
+) -> None:
+    """A server whose send() raises on lifespan.startup.failed (Hypercorn does) does not make
+    the app raise a second error: the app just returns."""
+    use_container("FailingStart")
+    app = get_asgi_application()
+    sent: list[dict[str, Any]] = []
+    incoming = asyncio.Queue[dict[str, Any]]()
+    await incoming.put({"type": "lifespan.startup"})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "lifespan.startup.failed":
+            raise RuntimeError("Lifespan failure in startup (raised by the server)")
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    await asyncio.wait_for(app(scope, incoming.get, send), MARGIN)
+    assert [message["type"] for message in sent] == ["lifespan.startup.failed"]
+
+
+@pytest.mark.parametrize("silence", ["disabled", "level"])
+async def test_startup_failure_reaches_stderr_when_the_logger_is_silenced(
+    use_container: UseContainer,
+    logger: logging.Logger,
+    capsys: pytest.CaptureFixture[str],
+    silence: str,
+) -> None:
+    """With the library's logger disabled or above ERROR, a startup failure is still written
+    to stderr, naming the resource."""
+    use_container("FailingStart")
+    # Not get_asgi_application(): its django.setup() would re-apply LOGGING, which enables the
+    # logger again (and would give the console handler capsys's stream, closed after the test).
+    app = LifespanASGIHandler()
+    if silence == "disabled":
+        logger.disabled = True
+    else:
+        logger.setLevel(logging.CRITICAL)
+    capsys.readouterr()
+    async with drive_lifespan(app, timeout=MARGIN) as run:
+        pass
+    assert run.types == ["lifespan.startup.failed"]
+    err = capsys.readouterr().err
+    assert "django_lifespan_di: lifespan startup failed" in err
+    assert "'c'" in err
+
+
+async def test_each_resource_start_and_stop_is_logged_once_with_its_duration(
+    use_container: UseContainer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One INFO line per resource started and one per resource stopped, with name and ms."""
+    use_container("Simple")
+    caplog.set_level(logging.INFO, logger="django_lifespan_di")
+    async with drive_lifespan(timeout=MARGIN) as run:
+        assert run.types == ["lifespan.startup.complete"]
+    assert run.types[-1] == "lifespan.shutdown.complete"
+    lines = [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "django_lifespan_di" and record.levelno == logging.INFO
+    ]
+    for name in ("a", "b", "plain"):
+        for verb in ("started", "stopped"):
+            pattern = re.compile(rf"\b{verb} {name} in \d+(\.\d+)? ms$")
+            matching = [line for line in lines if pattern.search(line)]
+            assert len(matching) == 1, (verb, name, lines)
+
+
+# Other scopes --------------------------------------------------------------------------------
+
+
+class RecordingApp:
+    """An inner ASGI app that records what it was called with."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[str, Any], Any, Any]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.calls.append((scope, receive, send))
+
+
+async def receive_nothing() -> dict[str, Any]:
+    raise AssertionError("the app should not receive")
+
+
+async def send_nothing(message: dict[str, Any]) -> None:
+    raise AssertionError(f"the app should not send {message!r}")
+
+
+async def test_handler_passes_a_websocket_scope_to_django() -> None:
+    """LifespanASGIHandler hands a non-lifespan scope to Django, which refuses websockets."""
+    scope = {"type": "websocket", "path": "/ws", "asgi": {"version": "3.0"}}
+    handler = LifespanASGIHandler()
+    with pytest.raises(
+        ValueError, match="Django can only handle ASGI/HTTP connections, not websocket"
+    ):
+        await handler(scope, receive_nothing, send_nothing)
+
+
+@pytest.mark.parametrize("scope_type", ["http", "websocket"])
+async def test_middleware_passes_other_scopes_to_the_inner_app_untouched(
+    scope_type: str,
+) -> None:
+    """LifespanMiddleware hands http and websocket scopes, receive and send to the inner app."""
+    inner = RecordingApp()
+    scope = {"type": scope_type, "path": "/somewhere", "asgi": {"version": "3.0"}}
+    expected = dict(scope)
+    await LifespanMiddleware(inner)(scope, receive_nothing, send_nothing)
+    assert len(inner.calls) == 1
+    seen_scope, seen_receive, seen_send = inner.calls[0]
+    assert seen_scope is scope
+    assert seen_scope == expected
+    assert seen_receive is receive_nothing
+    assert seen_send is send_nothing
+
+
+async def test_middleware_handles_the_lifespan_itself(
+    use_container: UseContainer, record: list[str]
+) -> None:
+    """LifespanMiddleware runs the lifespan (starting the resources) without the inner app."""
+    use_container("Simple")
+    inner = RecordingApp()
+    async with drive_lifespan(LifespanMiddleware(inner), timeout=MARGIN) as run:
+        assert run.types == ["lifespan.startup.complete"]
+        assert set(run.state[STATE_KEY]) == {"a", "b", "plain"}
+    assert run.types[-1] == "lifespan.shutdown.complete"
+    assert inner.calls == []
+    assert sorted(e for e in record if e.startswith("stop")) == ["stop a", "stop b", "stop plain"]
+
+
+# Nested containers ---------------------------------------------------------------------------
+
+
+async def test_nested_container_resources_are_started_and_stopped_under_dotted_names(
+    use_container: UseContainer, record: list[str]
+) -> None:
+    """Resources of a nested container start and stop too, named "<container>.<resource>"."""
+    container = use_container("Nested")
+    async with drive_lifespan(timeout=MARGIN) as run:
+        assert run.types == ["lifespan.startup.complete"], failure_message(run, "startup")
+        started = run.state[STATE_KEY]
+        assert set(started) == {"clients.http", "clients.cache", "api"}
+        assert started["api"].needs == (started["clients.http"],)
+        assert container.clients.http() is started["clients.http"]
+    assert run.types[-1] == "lifespan.shutdown.complete"
+    assert sorted(e for e in record if e.startswith("stop")) == [
+        "stop api",
+        "stop clients.cache",
+        "stop clients.http",
+    ]
+    assert record.index("start clients.http") < record.index("start api")
+    assert record.index("stop api") < record.index("stop clients.http")
