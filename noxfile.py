@@ -5,7 +5,6 @@ Tests run against the built wheel (not the source tree), so packaging mistakes f
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nox

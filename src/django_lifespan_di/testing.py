@@ -56,8 +56,9 @@ class override_providers(TestContextDecorator):  # named like Django's override_
     def enable(self) -> Any:
         container = get_container()
         targets = [(find_provider(container, key), value) for key, value in self.overrides]
-        for provider, _ in targets:
-            _refuse_captured(container, provider)
+        overriding = [provider for provider, _ in targets]
+        for provider in overriding:
+            _refuse_captured(container, provider, overriding)
         applied = []
         for provider, value in targets:
             provider.override(value if providers.is_provider(value) else providers.Object(value))
@@ -105,18 +106,28 @@ def _provider_names(container: Any) -> dict[str, Any]:
     return names
 
 
-def _refuse_captured(container: Any, provider: providers.Provider[Any]) -> None:
-    """An initialised resource built with the real provider would not see the override."""
-    captured = []
-    for name, other in _provider_names(container).items():
+def _refuse_captured(container: Any, provider: Any, overriding: list[Any]) -> None:
+    """An initialised resource built with the real provider would not see the override.
+
+    A resource that is overridden too (here or by an enclosing override) is not used, so what
+    it was built with does not matter.
+    """
+    names = _provider_names(container)
+    captured: list[str] = []
+    for name, other in names.items():
         if other is provider or not isinstance(other, providers.BaseResource):
+            continue
+        if other.last_overriding is not None or any(other is each for each in overriding):
             continue
         needs: list[Any] = list(other.traverse())
         if other.initialized and any(needed is provider for needed in needs):
             captured.append(name)
     if captured:
+        (overridden,) = [name for name, each in names.items() if each is provider][:1] or [
+            repr(provider)
+        ]
         raise OverrideError(
-            f"Overriding {provider!r} would not reach {', '.join(captured)}, already started "
+            f"Overriding {overridden!r} would not reach {', '.join(captured)}, already started "
             f"with the real one. Override {', '.join(captured)} too, or override before the "
             "lifespan startup."
         )
@@ -153,7 +164,7 @@ async def lifespan(app: Any = None, *, timeout: float = 60) -> AsyncIterator[dic
         await inbox.put({"type": "lifespan.startup"})
         message = await reply("lifespan.startup.complete")
         if message["type"] == "lifespan.startup.failed":
-            raise StartupError("startup", message.get("message", ""))
+            raise StartupError.from_message(message.get("message", ""))
     except BaseException:
         task.cancel()
         with contextlib.suppress(BaseException):
@@ -169,7 +180,7 @@ async def lifespan(app: Any = None, *, timeout: float = 60) -> AsyncIterator[dic
         if message["type"] == "lifespan.shutdown.failed":
             failed = message.get("message", "")
     if failed is not None:
-        raise ShutdownError([failed])
+        raise ShutdownError.from_message(failed)
 
 
 @contextlib.asynccontextmanager

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from dependency_injector import containers
+
+from django_lifespan_di import LifespanResource
+from django_lifespan_di.aiohttp import client_session
+
+
+class Container(containers.DeclarativeContainer):
+    wiring_config = containers.WiringConfiguration(modules=["weather.views"])
+
+    http_session = LifespanResource(client_session, base_url="https://api.example.com", limit=50)
