@@ -11,15 +11,16 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
-nox.options.sessions = ["tests", "lint", "mypy", "coverage"]
+nox.options.sessions = ["tests", "lint", "mypy", "coverage", "docs"]
 
 ROOT = Path(__file__).parent
-# Django x Python pairs the project supports: Django 6.x needs Python >= 3.12.
+# Python x Django (x aiohttp) combinations: Django 6.x needs Python >= 3.12. One run keeps
+# aiohttp 3.13, where aioresponses (a test extra) still works (aioresponses issue #289).
 MATRIX = [
-    ("3.10", "4.2"),
-    ("3.11", "5.2"),
-    ("3.12", "6.0"),
-    ("3.13", "6.1"),
+    ("3.10", "4.2", "aiohttp<3.14"),
+    ("3.11", "5.2", "aiohttp"),
+    ("3.12", "6.0", "aiohttp"),
+    ("3.13", "6.1", "aiohttp"),
 ]
 TEST_ENV = {
     "PYTHONDEVMODE": "1",
@@ -40,22 +41,29 @@ def _install_wheel(session: nox.Session, extras: str) -> None:
 
 @nox.session
 @nox.parametrize(
-    ("python", "django"), MATRIX, ids=[f"py{python}-django{django}" for python, django in MATRIX]
+    ("python", "django", "aiohttp"),
+    MATRIX,
+    ids=[f"py{python}-django{django}" for python, django, _ in MATRIX],
 )
-def tests(session: nox.Session, django: str) -> None:
-    """Run the test suite on the built wheel, with one Django version per Python."""
+def tests(session: nox.Session, django: str, aiohttp: str) -> None:
+    """Run the test suite and the docs' examples on the built wheel."""
     _install_wheel(session, "test")
-    session.install(f"django~={django}.0")
-    session.run(
-        "python",
-        "-m",
-        "coverage",
-        "run",
-        "-m",
-        "pytest",
-        *session.posargs,
-        env={**TEST_ENV, "COVERAGE_FILE": str(ROOT / f".coverage.{session.python}")},
-    )
+    session.install(f"django~={django}.0", aiohttp)
+    env = {**TEST_ENV, "COVERAGE_FILE": str(ROOT / f".coverage.{session.python}")}
+    session.run("python", "-m", "coverage", "run", "-m", "pytest", *session.posargs, env=env)
+    if not session.posargs:
+        session.run(
+            "python",
+            "-m",
+            "coverage",
+            "run",
+            "--rcfile",
+            str(ROOT / "pyproject.toml"),
+            "-m",
+            "pytest",
+            str(ROOT / "docs" / "examples"),
+            env=env,
+        )
 
 
 @nox.session(python="3.12")
@@ -83,3 +91,19 @@ def mypy(session: nox.Session) -> None:
     """Strict mypy with django-stubs."""
     session.install("-e", ".[test]", "mypy>=1.11", "django-stubs>=5", "django~=6.1.0")
     session.run("mypy", env={"PYTHONPATH": str(ROOT)})
+
+
+@nox.session(python="3.12")
+def docs(session: nox.Session) -> None:
+    """Build the documentation; warnings are errors."""
+    session.install("-e", ".[test]", "sphinx>=8", "myst-parser>=4", "furo")
+    session.run(
+        "sphinx-build",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        "docs",
+        "docs/_build/html",
+        *session.posargs,
+    )
