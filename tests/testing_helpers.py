@@ -7,6 +7,7 @@ The containers extend the test project's container, so the project's views stay 
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn
 
@@ -67,8 +68,12 @@ class MockedResponse(ClientResponse):
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", _SentRequest())
+        if _NEEDS_STREAM_WRITER:
+            kwargs.setdefault("stream_writer", _SentRequest())
         super().__init__(*args, **kwargs)
+
+
+_NEEDS_STREAM_WRITER = "stream_writer" in inspect.signature(ClientResponse.__init__).parameters
 
 
 class SessionRecorder:
