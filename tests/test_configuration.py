@@ -318,7 +318,8 @@ def test_timeout_mistake_is_reported(report: Callable[[], str], key: str, timeou
                 "View tests.config_cases.unwired_view asks for session but its module "
                 "'tests.config_cases' is not wired to the container",
                 "HINT: Add 'tests.config_cases' to the container's wiring_config or to "
-                f"{SETTING}['WIRE'].",
+                f"{SETTING}['WIRE'], or decorate the view with django_lifespan_di.inject, "
+                "which needs no wiring.",
             ],
             id="view-module-not-wired",
         ),

@@ -7,6 +7,7 @@ before serving and stops them at shutdown; views get them through ``@inject``.
 from __future__ import annotations
 
 from django_lifespan_di._container import get_container
+from django_lifespan_di._inject import inject
 from django_lifespan_di._lifecycle import ShutdownError, StartupError
 from django_lifespan_di._resource import AsyncResourceRequiredError, LifespanResource
 
@@ -19,4 +20,5 @@ __all__ = [
     "StartupError",
     "__version__",
     "get_container",
+    "inject",
 ]

@@ -19,6 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from django_lifespan_di import _container
 from django_lifespan_di._container import container_name
+from django_lifespan_di._inject import injected_markers
 from django_lifespan_di._lifecycle import Lifecycle, StartupError
 from django_lifespan_di._resource import LifespanResource
 from django_lifespan_di.conf import ConfigurationError
@@ -103,8 +104,13 @@ def check_views(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
     providers_map = ProvidersMap(container)
     messages: list[checks.CheckMessage] = []
     for label, view in _views():
-        markers = _markers(view)
+        own = injected_markers(view)
+        markers = own if own is not None else _markers(view)
         if not markers:
+            continue
+        if own is not None:
+            # django_lifespan_di.inject resolves its markers itself: no wiring needed.
+            messages += _unresolved(label, markers, container, providers_map)
             continue
         module = getattr(inspect.unwrap(view), "__module__", "") or ""
         if module not in wired and not module.startswith(prefixes):
@@ -113,7 +119,8 @@ def check_views(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
                     f"View {label} asks for {', '.join(markers)} but its module {module!r} is "
                     "not wired to the container, so it would receive the marker object instead.",
                     hint=f"Add {module!r} to the container's wiring_config or to "
-                    "DJANGO_LIFESPAN_DI['WIRE'].",
+                    "DJANGO_LIFESPAN_DI['WIRE'], or decorate the view with "
+                    "django_lifespan_di.inject, which needs no wiring.",
                     id="django_lifespan_di.E009",
                 )
             )
@@ -128,19 +135,26 @@ def check_views(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
                 )
             )
             continue
-        for parameter, marker in markers.items():
-            if isinstance(marker, _CLOSING):
-                marker = marker.provider
-            if providers_map.resolve_provider(marker.provider, marker.modifier) is None:
-                messages.append(
-                    checks.Error(
-                        f"View {label} asks for {parameter}={marker!r}, which names no provider "
-                        f"of the container {container_name(container)}.",
-                        hint="Check the provider's name, and that the marker refers to the "
-                        "container named in DJANGO_LIFESPAN_DI['CONTAINER'].",
-                        id="django_lifespan_di.E010",
-                    )
+        messages += _unresolved(label, markers, container, providers_map)
+    return messages
+
+
+def _unresolved(
+    label: str, markers: dict[str, Any], container: Any, providers_map: ProvidersMap
+) -> list[checks.CheckMessage]:
+    messages: list[checks.CheckMessage] = []
+    for parameter, marker in markers.items():
+        named = marker.provider if isinstance(marker, _CLOSING) else marker
+        if providers_map.resolve_provider(named.provider, named.modifier) is None:
+            messages.append(
+                checks.Error(
+                    f"View {label} asks for {parameter}={marker!r}, which names no provider "
+                    f"of the container {container_name(container)}.",
+                    hint="Check the provider's name, and that the marker refers to the "
+                    "container named in DJANGO_LIFESPAN_DI['CONTAINER'].",
+                    id="django_lifespan_di.E010",
                 )
+            )
     return messages
 
 

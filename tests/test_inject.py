@@ -1,0 +1,143 @@
+"""``django_lifespan_di.inject``: injection without wiring, and without a Task per call."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import pytest
+from dependency_injector import providers
+from django.core import checks
+from django.test import AsyncClient, override_settings
+
+from django_lifespan_di import AsyncResourceRequiredError, _container, inject
+from django_lifespan_di._inject import injected_markers
+from django_lifespan_di.checks import TAG
+from tests import inject_views
+from tests.driver import drive_lifespan
+from tests.resource_helpers import counting_tasks
+
+
+@pytest.fixture(name="inject_urls", autouse=True)
+def fixture_inject_urls() -> Any:
+    with override_settings(ROOT_URLCONF="tests.inject_views"):
+        yield
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("url", ["/session", "/cbv"])
+async def test_views_get_the_started_session_without_wiring(url: str) -> None:
+    """A function view and a class-based view get the lifespan's session; nothing is wired."""
+    async with drive_lifespan() as run:
+        session = run.state["django_lifespan_di"]["http_session"]
+        response = await AsyncClient().get(url)
+    assert response.status_code == 200
+    assert response.json()["session"] == id(session)
+    assert "tests.inject_views" not in {m.__name__ for m in _container.wired_modules()[0]}
+
+
+@pytest.mark.asyncio
+async def test_injecting_the_started_session_creates_no_task() -> None:
+    """After startup, 200 injections of the session create not a single Task."""
+    async with drive_lifespan() as run:
+        session = run.state["django_lifespan_di"]["http_session"]
+        with counting_tasks(asyncio.get_running_loop()) as tasks:
+            values = [await inject_views.get_session() for _ in range(200)]
+    assert tasks == []
+    assert all(value is session for value in values)
+
+
+@pytest.mark.asyncio
+async def test_without_lifespan_the_first_call_creates_the_session() -> None:
+    """With no startup, the first injection creates the loop's session and later ones reuse it."""
+    first = await inject_views.get_session()
+    second = await inject_views.get_session()
+    assert first is second
+    assert not first.closed
+    await _container.get_container().http_session.shutdown()
+    assert first.closed
+
+
+@pytest.mark.asyncio
+async def test_an_override_wins_over_the_started_session() -> None:
+    """An override after startup is injected; the started session comes back after it."""
+    fake = object()
+    async with drive_lifespan() as run:
+        session = run.state["django_lifespan_di"]["http_session"]
+        provider = _container.get_container().http_session
+        with provider.override(providers.Object(fake)):
+            assert await inject_views.get_session() is fake
+        assert await inject_views.get_session() is session
+
+
+@pytest.mark.asyncio
+async def test_an_explicit_argument_is_not_replaced() -> None:
+    """A value the caller passes is used as it is."""
+    mine = object()
+    assert await inject_views.get_session(session=mine) is mine
+
+
+@pytest.mark.asyncio
+async def test_provider_marker_injects_the_provider_itself() -> None:
+    """Provider[...] gives the container's provider, not what it provides."""
+    assert await inject_views.get_provider() is _container.get_container().http_session
+
+
+def test_sync_function_asking_for_an_async_resource_is_told_to_be_async() -> None:
+    """A sync function cannot receive an async resource: the error says to use async def."""
+    with pytest.raises(AsyncResourceRequiredError, match="async def"):
+        inject_views.sync_get_session()
+
+
+@pytest.mark.asyncio
+async def test_a_rebuilt_container_is_picked_up() -> None:
+    """After the container is rebuilt (as tests do), injection resolves against the new one."""
+    before = _container.get_container()
+    _container.setup()
+    after = _container.get_container()
+    assert after is not before
+    assert await inject_views.get_provider() is after.http_session
+
+
+@pytest.mark.asyncio
+async def test_an_unknown_provider_is_a_lookup_error_naming_the_container() -> None:
+    """A marker naming no provider fails with the name and the container's class."""
+    with pytest.raises(LookupError, match=r"no_such_thing.*Container"):
+        await inject_views.unknown_provider(None)
+
+
+def test_check_reports_an_unknown_provider_but_not_missing_wiring() -> None:
+    """The checks accept unwired views that use this inject, and report unknown providers."""
+    with override_settings(ROOT_URLCONF="tests.inject_views"):
+        assert [m for m in checks.run_checks(tags=[TAG]) if m.is_serious()] == []
+    with override_settings(ROOT_URLCONF=inject_views.BrokenUrls):
+        errors = [m for m in checks.run_checks(tags=[TAG]) if m.is_serious()]
+    assert [error.id for error in errors] == ["django_lifespan_di.E010"]
+    assert "no_such_thing" in errors[0].msg
+
+
+def test_dependency_injector_wiring_leaves_the_function_alone() -> None:
+    """Wiring a module never wraps these functions a second time (and hides no marker)."""
+    before = inject_views.get_session
+    _container.get_container().wire(modules=[sys.modules["tests.inject_views"]])
+    try:
+        assert inject_views.get_session is before
+    finally:
+        _container.get_container().unwire()
+    assert injected_markers(before) is not None
+
+
+def test_decorating_without_markers_or_with_closing_is_refused() -> None:
+    """@inject on a function with nothing to inject, or with Closing[...], is an error."""
+    from dependency_injector.wiring import Closing, Provide
+
+    with pytest.raises(TypeError, match="no Provide"):
+
+        @inject
+        async def nothing(x: int = 1) -> None: ...
+
+    with pytest.raises(TypeError, match="Closing"):
+
+        @inject
+        async def closing(x: Any = Closing[Provide["http_session"]]) -> None: ...
