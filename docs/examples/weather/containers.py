@@ -7,6 +7,4 @@ from django_lifespan_di.aiohttp import client_session
 
 
 class Container(containers.DeclarativeContainer):
-    wiring_config = containers.WiringConfiguration(modules=["weather.views"])
-
     http_session = LifespanResource(client_session, base_url="https://api.example.com", limit=50)

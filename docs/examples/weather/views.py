@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from aiohttp import ClientSession
-from dependency_injector.wiring import Provide, inject
+from dependency_injector.wiring import Provide
 from django.http import HttpRequest, JsonResponse
 
+from django_lifespan_di import inject
 from weather.containers import Container
 
 
