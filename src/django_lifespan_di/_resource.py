@@ -44,10 +44,11 @@ class AsyncResourceRequiredError(RuntimeError):
 class _LoopState:
     """One instance of a resource, owned by one event loop."""
 
-    __slots__ = ("generator", "ready", "task", "value")
+    __slots__ = ("explicit_close", "generator", "ready", "task", "value")
 
     def __init__(self) -> None:
         self.ready = False
+        self.explicit_close = False
         self.value: Any = None
         self.task: asyncio.Task[Any] | None = None
         self.generator: AsyncGenerator[Any, None] | None = None
@@ -172,8 +173,12 @@ class LifespanResource(providers.Resource[T]):
             if inspect.isawaitable(obj):
                 obj = await obj
             exit_ = None
+            closed_by_loop = False
             if hasattr(obj, "__aenter__") and hasattr(obj, "__aexit__"):
                 exit_ = obj.__aexit__
+                # An async generator function behind an asynccontextmanager: the loop tracks
+                # its generator too, and its shutdown_asyncgens() closes that one by itself.
+                closed_by_loop = inspect.isasyncgen(getattr(obj, "gen", None))
                 obj = await obj.__aenter__()
             elif hasattr(obj, "__enter__") and hasattr(obj, "__exit__"):
                 raise TypeError(
@@ -187,7 +192,10 @@ class LifespanResource(providers.Resource[T]):
             yield obj
         finally:
             self._forget(loop, state)
-            if exit_ is not None:
+            # When the loop's shutdown_asyncgens() closes this generator, it closes the
+            # initializer's generator at the same time: driving that one from here as well
+            # would fail with "asynchronous generator is already running".
+            if exit_ is not None and (state.explicit_close or not closed_by_loop):
                 await exit_(None, None, None)
 
     async def _close(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -204,6 +212,7 @@ class LifespanResource(providers.Resource[T]):
                     raise  # the caller of shutdown() was cancelled, not the start
                 return
         assert state.generator is not None
+        state.explicit_close = True
         await state.generator.aclose()
 
     def _close_leftovers(self) -> None:
@@ -218,6 +227,7 @@ class LifespanResource(providers.Resource[T]):
                     "closed" if loop.is_closed() else "still running",
                 )
                 continue
+            state.explicit_close = True
             try:
                 loop.run_until_complete(state.generator.aclose())
             except Exception:
