@@ -5,13 +5,14 @@ Tests run against the built wheel (not the source tree), so packaging mistakes f
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
-nox.options.sessions = ["tests", "lint", "mypy", "coverage", "docs"]
+nox.options.sessions = ["tests", "demo_tests", "lint", "mypy", "coverage", "docs"]
 
 ROOT = Path(__file__).parent
 # Python x Django (x aiohttp) combinations: Django 6.x needs Python >= 3.12. One run keeps
@@ -107,3 +108,45 @@ def docs(session: nox.Session) -> None:
         "docs/_build/html",
         *session.posargs,
     )
+
+
+DEMO = ROOT / "examples" / "demo"
+# On Ctrl-C the terminal signals nox and uvicorn together; nox then waits this long for
+# uvicorn to exit before it sends SIGTERM, then SIGKILL (its default, 0.3 s, is too short for a
+# graceful stop). It covers --timeout-graceful-shutdown plus the lifespan shutdown: two
+# dependency levels (the session, then the service it calls) of SHUTDOWN_TIMEOUT 10 s each.
+GRACEFUL_SHUTDOWN = 10
+INTERRUPT_TIMEOUT = GRACEFUL_SHUTDOWN + 2 * 10 + 5
+
+
+@nox.session(python="3.12")
+def demo(session: nox.Session) -> None:
+    """Serve the demo with uvicorn until Ctrl-C: `nox -s demo`, or `nox -s demo -- 8001`."""
+    session.install(str(ROOT), "uvicorn>=0.30")
+    port = session.posargs[0] if session.posargs else os.environ.get("DEMO_PORT", "8000")
+    session.chdir(DEMO)
+    session.log(f"Open http://127.0.0.1:{port}/ (Ctrl-C stops the server)")
+    # On SIGINT uvicorn stops gracefully and exits 0 (checked with uvicorn 0.54).
+    session.run(
+        "python",
+        "-m",
+        "uvicorn",
+        "demo.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        port,
+        "--lifespan",
+        "on",
+        "--timeout-graceful-shutdown",
+        str(GRACEFUL_SHUTDOWN),
+        interrupt_timeout=INTERRUPT_TIMEOUT,
+    )
+
+
+@nox.session(python="3.12")
+def demo_tests(session: nox.Session) -> None:
+    """Run the demo's own tests against the installed package."""
+    session.install(f"{ROOT}[test]")
+    session.chdir(DEMO)
+    session.run("python", "-m", "pytest", *session.posargs, env=TEST_ENV)
