@@ -119,7 +119,7 @@ GRACEFUL_SHUTDOWN = 10
 INTERRUPT_TIMEOUT = GRACEFUL_SHUTDOWN + 2 * 10 + 5
 
 
-@nox.session(python="3.12")
+@nox.session
 def demo(session: nox.Session) -> None:
     """Serve the demo with uvicorn until Ctrl-C: `nox -s demo`, or `nox -s demo -- 8001`."""
     session.install(str(ROOT), "uvicorn>=0.30")
@@ -144,7 +144,7 @@ def demo(session: nox.Session) -> None:
     )
 
 
-@nox.session(python="3.12")
+@nox.session
 def demo_tests(session: nox.Session) -> None:
     """Run the demo's own tests against the installed package."""
     session.install(f"{ROOT}[test]")
