@@ -6,6 +6,7 @@ found and what is expected, and carries the system check id it is reported under
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,12 +18,21 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-__all__ = ["SETTING", "ConfigurationError", "LifespanSettings", "get_settings"]
+__all__ = ["SETTING", "ConfigurationError", "LifespanSettings", "RequestThreads", "get_settings"]
 
 SETTING = "DJANGO_LIFESPAN_DI"
 
 _DEFAULT_TIMEOUT = 30.0
-_KEYS = ("CONTAINER", "WIRE", "STARTUP_TIMEOUT", "SHUTDOWN_TIMEOUT", "ON_STARTUP", "ON_SHUTDOWN")
+_KEYS = (
+    "CONTAINER",
+    "WIRE",
+    "STARTUP_TIMEOUT",
+    "SHUTDOWN_TIMEOUT",
+    "ON_STARTUP",
+    "ON_SHUTDOWN",
+    "REQUEST_THREADS",
+)
+_THREAD_KEYS = {"MAX_IDLE": 16, "IDLE_TIMEOUT": 60.0}
 _EXAMPLE = f'{SETTING} = {{"CONTAINER": "myproject.containers.Container"}}'
 
 
@@ -45,6 +55,15 @@ class LifespanSettings:
     shutdown_timeout: float
     on_startup: tuple[Callable[[], object], ...]
     on_shutdown: tuple[Callable[[], object], ...]
+    request_threads: RequestThreads | None = None
+
+
+@dataclass(frozen=True)
+class RequestThreads:
+    """The opt-in pool of reusable request threads (``REQUEST_THREADS``)."""
+
+    max_idle: int
+    idle_timeout: float
 
 
 def get_settings() -> LifespanSettings:
@@ -155,8 +174,10 @@ def _hook(raw: Mapping[str, Any], key: str, path: str) -> Callable[[], object]:
     return hook  # type: ignore[no-any-return]
 
 
-def _timeout(raw: Mapping[str, Any], key: str) -> float:
-    value = raw.get(key, _DEFAULT_TIMEOUT)
+def _timeout(
+    raw: Mapping[str, Any], key: str, *, prefix: str = SETTING, default: float = _DEFAULT_TIMEOUT
+) -> float:
+    value = raw.get(key, default)
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
@@ -165,7 +186,42 @@ def _timeout(raw: Mapping[str, Any], key: str) -> float:
     ):
         raise ConfigurationError(
             "django_lifespan_di.E008",
-            f"{SETTING}[{key!r}] is {value!r}; expected a positive, finite number of seconds "
-            f"(default {_DEFAULT_TIMEOUT}).",
+            f"{prefix}[{key!r}] is {value!r}; expected a positive, finite number of seconds "
+            f"(default {default}).",
         )
     return float(value)
+
+
+def _request_threads(value: object) -> RequestThreads | None:
+    name = f"{SETTING}['REQUEST_THREADS']"
+    if value is None or value is False:
+        return None
+    if value is True:
+        value = {}
+    if not isinstance(value, Mapping) or set(value) - set(_THREAD_KEYS):
+        raise ConfigurationError(
+            "django_lifespan_di.E011",
+            f"{name} is {value!r}; expected None (off, the default), True, or a dict with "
+            f"the keys {', '.join(_THREAD_KEYS)} (defaults {_THREAD_KEYS}).",
+        )
+    max_idle = value.get("MAX_IDLE", _THREAD_KEYS["MAX_IDLE"])
+    if type(max_idle) is not int or max_idle < 1:
+        raise ConfigurationError(
+            "django_lifespan_di.E011",
+            f"{name}['MAX_IDLE'] is {max_idle!r}; expected a whole number >= 1 (size it to "
+            "what your database accepts: each idle thread may keep a connection).",
+        )
+    idle_timeout = _timeout(value, "IDLE_TIMEOUT", prefix=f"{name}", default=60.0)
+    if not _asgiref_has_executor():
+        raise ConfigurationError(
+            "django_lifespan_di.E012",
+            f"{name} needs asgiref >= 3.13 (ThreadSensitiveContext(executor=...)); "
+            "upgrade asgiref, or turn REQUEST_THREADS off.",
+        )
+    return RequestThreads(max_idle=max_idle, idle_timeout=idle_timeout)
+
+
+def _asgiref_has_executor() -> bool:
+    from asgiref.sync import ThreadSensitiveContext
+
+    return "executor" in inspect.signature(ThreadSensitiveContext).parameters

@@ -1,0 +1,124 @@
+"""Reusable request threads: one dedicated thread per in-flight request, kept for the next one.
+
+Under ASGI, Django runs each request in a new ``ThreadSensitiveContext``, so the first
+thread-sensitive ``sync_to_async`` call of every request (the ``request_started`` signal, the
+ORM, ``response.close``) starts a new OS thread, joined at the end. That costs time, and every
+dead thread leaves its database connection open. This pool hands each request a thread of its
+own through asgiref's public ``ThreadSensitiveContext(executor=...)`` and takes it back when
+the request ended cleanly with no work of its still running; otherwise the thread is retired.
+Threads are closed (database connections first) when idle too long, beyond ``max_idle``, and
+when the pool closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from django.db import connections
+
+__all__ = ["RequestThread", "RequestThreadPool"]
+
+T = TypeVar("T")
+
+
+class RequestThread(Executor):
+    """One thread that runs one call at a time, and knows whether any of its work is pending."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="django-request")
+        self._pending = 0
+        self._lock = threading.Lock()
+        self.idle_since = time.monotonic()
+
+    @property
+    def busy(self) -> bool:
+        """Whether work submitted to this thread has not finished yet."""
+        return self._pending > 0
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        with self._lock:
+            self._pending += 1
+        future = self._executor.submit(fn, *args, **kwargs)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _: Future[Any]) -> None:
+        with self._lock:
+            self._pending -= 1
+
+    def close(self) -> None:
+        """Close this thread's database connections on it, then let the thread end."""
+        self._executor.submit(connections.close_all)
+        self._executor.shutdown(wait=False)
+
+
+class RequestThreadPool:
+    """Idle request threads, reused by later requests, at most ``max_idle`` of them."""
+
+    def __init__(self, *, max_idle: int, idle_timeout: float) -> None:
+        self.max_idle = max_idle
+        self.idle_timeout = idle_timeout
+        self._idle: list[RequestThread] = []
+        self._closed = False
+        self._trim_handle: asyncio.TimerHandle | None = None
+        self._trim_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def idle(self) -> int:
+        """How many threads wait for a request."""
+        return len(self._idle)
+
+    def acquire(self) -> RequestThread:
+        """A thread for a new request: the most recently used idle one, or a new one."""
+        if self._idle:
+            return self._idle.pop()
+        return RequestThread()
+
+    def release(self, thread: RequestThread, *, clean: bool) -> None:
+        """Take a thread back after its request; retire it unless it can safely serve again."""
+        if self._closed or not clean or thread.busy or len(self._idle) >= self.max_idle:
+            thread.close()
+            return
+        thread.idle_since = time.monotonic()
+        self._idle.append(thread)
+        self._schedule_trim()
+
+    def trim(self) -> None:
+        """Close the threads idle for longer than ``idle_timeout``."""
+        self._trim_handle = None
+        deadline = time.monotonic() - self.idle_timeout
+        keep = [thread for thread in self._idle if thread.idle_since > deadline]
+        for thread in self._idle:
+            if thread.idle_since <= deadline:
+                thread.close()
+        self._idle = keep
+        self._schedule_trim()
+
+    def close(self) -> None:
+        """Close every idle thread; threads still serving a request are closed on release."""
+        self._closed = True
+        if self._trim_handle is not None:
+            self._trim_handle.cancel()
+            self._trim_handle = None
+        idle, self._idle = self._idle, []
+        for thread in idle:
+            thread.close()
+
+    def _schedule_trim(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if not self._idle or (self._trim_handle is not None and self._trim_loop is loop):
+            return
+        if self._trim_handle is not None:
+            self._trim_handle.cancel()  # a timer of another (finished) loop
+        oldest = min(thread.idle_since for thread in self._idle)
+        delay = max(0.0, oldest + self.idle_timeout - time.monotonic())
+        self._trim_handle = loop.call_later(delay, self.trim)
+        self._trim_loop = loop
