@@ -70,7 +70,7 @@ def tests(session: nox.Session, django: str, aiohttp: str) -> None:
 @nox.session(python="3.12")
 def coverage(session: nox.Session) -> None:
     """Combine the coverage of the test runs; fail below 100% of src (branch coverage)."""
-    session.install("coverage[toml]>=7.6")
+    session.install("coverage[toml]>=7.10.3")
     session.chdir(ROOT)
     data = list(ROOT.glob(".coverage.*"))
     if not data:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dependency_injector import containers, providers
 from dependency_injector.wiring import Provide, inject
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import include, path
 from django.views import View
 
 from tests.project.containers import Container
@@ -100,3 +100,18 @@ class NotInjectedUrls:
 
 class MisnamedUrls:
     urlpatterns = [path("misnamed", misnamed_view)]
+
+
+class IncludedUnwiredUrls:
+    # The view sits in a URLconf of its own, included under a prefix.
+    urlpatterns = [path("api/", include([path("unwired", unwired_view)]))]
+
+
+class NotAPatternUrls:
+    # Not a path() or re_path(): Django's own check reports it (urls.E004).
+    urlpatterns = ["unwired"]
+
+
+class BuiltinViewUrls:
+    # A view whose signature cannot be read, as one compiled to C (Cython) may be.
+    urlpatterns = [path("builtin", min)]

@@ -44,6 +44,10 @@ class NotConcurrent(Exception):
     """Two resources that should have been starting at the same time were not."""
 
 
+class CleanupFailed(Exception):
+    """Raised by a resource whose cleanup, after its start was cancelled, fails."""
+
+
 @dataclass(eq=False)
 class Handle:
     """What a resource provides: its name, the handles it was given, whether it was closed."""
@@ -68,10 +72,29 @@ class Meeting:
 meeting = Meeting()
 
 
+class Holdout:
+    """Decides when :func:`keep_stopping_when_cancelled` ends, and tells when it has ended."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.release = asyncio.Event()
+        self.finished = asyncio.Event()
+
+
+holdout = Holdout()
+
+interrupted: list[asyncio.Task[Any]] = []
+"""The tasks :func:`start_as_the_startup_is_cancelled` cancels; set by the test."""
+
+
 def reset() -> None:
     """Forget everything recorded so far."""
     events.clear()
     meeting.reset()
+    holdout.reset()
+    interrupted.clear()
 
 
 # Initializers ---------------------------------------------------------------------------------
@@ -115,6 +138,45 @@ async def hang_on_start(name: str, *needs: Handle) -> AsyncIterator[Handle]:
         events.append(f"cleanup {name}")
 
 
+def sync_fail_to_start(name: str, *needs: Handle) -> Iterator[Handle]:
+    """A sync resource (for the stock ``providers.Resource``) whose start raises."""
+    events.append(f"start {name}")
+    raise StartFailed(f"{name} could not connect")
+    yield Handle(name, needs)  # never reached: it makes this a generator, as sync_tracked
+
+
+def start_as_the_startup_is_cancelled(name: str, *needs: Handle) -> Iterator[Handle]:
+    """A sync resource whose start is done just as the tasks in :data:`interrupted` are cancelled.
+
+    A sync initializer runs inside the task that starts the resource, so the cancellation can be
+    timed to the moment that task has ended, before the startup has seen it end.
+    """
+    events.append(f"start {name}")
+    starting = asyncio.current_task()
+    assert starting is not None
+
+    def interrupt(_: object) -> None:
+        for task in interrupted:
+            task.cancel()
+
+    starting.add_done_callback(interrupt)
+    try:
+        yield Handle(name, needs)
+    finally:
+        events.append(f"stop {name}")
+
+
+async def hang_and_fail_to_clean_up(name: str, *needs: Handle) -> AsyncIterator[Handle]:
+    """A resource whose start never finishes and whose cleanup, once it is cancelled, raises."""
+    events.append(f"start {name}")
+    try:
+        await asyncio.Event().wait()
+        yield Handle(name, needs)  # never reached
+    finally:
+        events.append(f"cleanup {name}")
+        raise CleanupFailed(f"{name} could not release its half-open connection")
+
+
 async def time_out_on_connect(name: str, *needs: Handle) -> Handle:
     """A resource whose start fails at once with its own timeout (a client's connect timeout)."""
     events.append(f"start {name}")
@@ -140,6 +202,23 @@ async def hang_on_stop(name: str, *needs: Handle) -> AsyncIterator[Handle]:
             await asyncio.Event().wait()
         finally:
             events.append(f"abandoned {name}")
+
+
+async def keep_stopping_when_cancelled(name: str, *needs: Handle) -> AsyncIterator[Handle]:
+    """A resource whose stop hangs and, cancelled, still goes on until :data:`holdout` releases
+    it (as a client that ignores cancellation while it flushes)."""
+    events.append(f"start {name}")
+    try:
+        yield Handle(name, needs)
+    finally:
+        events.append(f"stop {name}")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            events.append(f"cancelled {name}")
+            await holdout.release.wait()
+        events.append(f"stopped {name}")
+        holdout.finished.set()
 
 
 async def meet(name: str, *needs: Handle) -> AsyncIterator[Handle]:
@@ -200,6 +279,38 @@ class FailingBesideHanging(containers.DeclarativeContainer):
     c = LifespanResource(fail_to_start, "c")
 
 
+class FailingSyncStart(containers.DeclarativeContainer):
+    """sync, a stock sync resource needing a, cannot start."""
+
+    a = LifespanResource(tracked, "a")
+    sync = providers.Resource(sync_fail_to_start, "sync", a)
+
+
+class InterruptedStart(containers.DeclarativeContainer):
+    """plain's start is done at the moment the startup is cancelled."""
+
+    plain = providers.Resource(start_as_the_startup_is_cancelled, "plain")
+
+
+class FailingCleanup(containers.DeclarativeContainer):
+    """hang never finishes starting, and its cleanup raises when it is cancelled."""
+
+    a = LifespanResource(tracked, "a")
+    hang = LifespanResource(hang_and_fail_to_clean_up, "hang")
+
+
+class Cycle(containers.DeclarativeContainer):
+    """a needs b and b needs a (closed below); c needs neither."""
+
+    a = LifespanResource(tracked, "a")
+    b = LifespanResource(tracked, "b", a)
+    c = LifespanResource(tracked, "c")
+
+
+# A declaration cannot name a provider declared after it; add_args can, and closes the cycle.
+Cycle.a.add_args(Cycle.b)
+
+
 class OwnTimeout(containers.DeclarativeContainer):
     """upstream fails at once with a TimeoutError of its own, long before any STARTUP_TIMEOUT."""
 
@@ -224,6 +335,13 @@ class FailingStop(containers.DeclarativeContainer):
     stuck = LifespanResource(hang_on_stop, "stuck", base)
     other = LifespanResource(tracked, "other")
     plain = providers.Resource(sync_tracked, "plain")
+
+
+class StubbornStop(containers.DeclarativeContainer):
+    """stubborn keeps stopping after it is cancelled; other stops normally."""
+
+    stubborn = LifespanResource(keep_stopping_when_cancelled, "stubborn")
+    other = LifespanResource(tracked, "other")
 
 
 class Clients(containers.DeclarativeContainer):

@@ -19,11 +19,15 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.core.signals import setting_changed
 from django.test import override_settings
 
+from django_lifespan_di import _container, get_container
+from django_lifespan_di.conf import ConfigurationError
 from tests import config_cases
 from tests.driver import drive_lifespan
 from tests.project import views
@@ -324,6 +328,16 @@ def test_timeout_mistake_is_reported(report: Callable[[], str], key: str, timeou
             id="view-module-not-wired",
         ),
         pytest.param(
+            config_cases.IncludedUnwiredUrls,
+            [],
+            "E009",
+            [
+                "View tests.config_cases.unwired_view asks for session but its module "
+                "'tests.config_cases' is not wired to the container",
+            ],
+            id="included-view-module-not-wired",
+        ),
+        pytest.param(
             config_cases.UnwiredClassViewUrls,
             [],
             "E009",
@@ -368,6 +382,21 @@ def test_view_mistake_is_reported(
     with override_settings(ROOT_URLCONF=urlconf), lifespan_setting({**VALID, "WIRE": wire}):
         text = report()
     assert_reported(text, check_id, fragments)
+
+
+@pytest.mark.parametrize(
+    ("urlconf", "djangos_own"),
+    [(config_cases.NotAPatternUrls, ["urls.E004"]), (config_cases.BuiltinViewUrls, [])],
+    ids=["entry-not-a-pattern", "view-signature-unreadable"],
+)
+def test_view_check_passes_over_what_it_cannot_inspect(
+    urlconf: object, djangos_own: list[str]
+) -> None:
+    """A URLconf entry that is not a pattern (left to Django's own check) and a view whose
+    signature cannot be read are passed over by our checks: no error of ours, no crash."""
+    with override_settings(ROOT_URLCONF=urlconf):
+        everything = checks.run_checks()
+    assert [message.id for message in everything] == djangos_own
 
 
 @reported_by
@@ -417,6 +446,23 @@ def test_container_is_rebuilt_when_the_override_ends() -> None:
     with lifespan_setting(MISSING):
         check_command_report()
     call_command("check", stdout=StringIO(), stderr=StringIO())
+
+
+def test_container_asked_for_before_the_app_built_it_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Asking for the container when the app never built it (not in INSTALLED_APPS, or Django
+    not set up) raises ImproperlyConfigured saying what to do."""
+    monkeypatch.setattr(_container._registry, "container", None)
+    monkeypatch.setattr(_container._registry, "error", None)
+
+    with pytest.raises(ImproperlyConfigured) as raised:
+        get_container()
+
+    assert not isinstance(raised.value, ConfigurationError)
+    message = str(raised.value)
+    assert "add 'django_lifespan_di' to INSTALLED_APPS" in message
+    assert "call django.setup()" in message
 
 
 @pytest.fixture(name="stock_async_resource")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
 from typing import Any
 
 import pytest
 from dependency_injector import providers
+from dependency_injector.wiring import Provide
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.test import AsyncClient, override_settings
 
 from django_lifespan_di import AsyncResourceRequiredError, _container, inject
@@ -141,3 +144,30 @@ def test_decorating_without_markers_or_with_closing_is_refused() -> None:
 
         @inject
         async def closing(x: Any = Closing[Provide["http_session"]]) -> None: ...
+
+
+def test_signature_shows_which_parameters_are_injected() -> None:
+    """The decorated function's signature (as help() shows it) names the marker each injected
+    parameter gets, in an object that is no marker, so that wiring leaves the function alone."""
+    default = inspect.signature(inject_views.get_session).parameters["session"].default
+
+    assert not isinstance(default, Provide)
+    assert repr(default).startswith("<injected Provide[")
+    assert repr(default).endswith("]>")
+
+
+def test_sync_function_is_given_an_explicit_argument_as_it_is() -> None:
+    """A sync function called with the argument gets it, without asking the container."""
+    mine = object()
+    assert inject_views.sync_get_session(session=mine) is mine
+
+
+@pytest.mark.asyncio
+async def test_injection_without_a_container_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A call made when the app never built the container raises the reason there is none."""
+    monkeypatch.setattr(_container._registry, "container", None)
+
+    with pytest.raises(ImproperlyConfigured, match="INSTALLED_APPS"):
+        await inject_views.get_session()

@@ -13,6 +13,7 @@ import pytest
 from django.test import override_settings
 
 from django_lifespan_di import get_container
+from django_lifespan_di._lifecycle import report_failure
 from django_lifespan_di.asgi import (
     STATE_KEY,
     LifespanASGIHandler,
@@ -216,6 +217,82 @@ async def test_independent_resources_start_concurrently(use_container: UseContai
     assert lifecycle_containers.meeting.peak == 2
 
 
+async def test_sync_resource_failing_to_start_fails_the_startup_like_an_async_one(
+    use_container: UseContainer, record: list[str]
+) -> None:
+    """A stock sync resource failing to start fails the startup, naming it; the resources
+    already started are stopped."""
+    container = use_container("FailingSyncStart")
+    async with drive_lifespan(timeout=MARGIN) as run:
+        pass
+    assert run.types == ["lifespan.startup.failed"]
+    summary = failure_message(run, "startup").splitlines()[0]
+    assert "resource 'sync' failed to start" in summary
+    assert "StartFailed: sync could not connect" in summary
+    assert record == ["start a", "start sync", "stop a"]
+    assert not container.sync.initialized
+
+
+async def test_startup_cancelled_as_a_resource_finishes_starting_still_stops_it(
+    use_container: UseContainer, record: list[str]
+) -> None:
+    """A server cancelling the startup at the moment a resource has just started (before the
+    startup saw it start) gets the cancellation, and that resource is stopped, not left open."""
+    container = use_container("InterruptedStart")
+    app = get_asgi_application()
+    incoming = asyncio.Queue[dict[str, Any]]()
+    await incoming.put({"type": "lifespan.startup"})
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    server = asyncio.ensure_future(app(scope, incoming.get, send))
+    lifecycle_containers.interrupted.append(server)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(server, MARGIN)
+    assert server.cancelled()
+    assert sent == []
+    assert record == ["start plain", "stop plain"]
+    assert not container.plain.initialized
+
+
+async def test_failing_cleanup_of_a_timed_out_start_is_logged_and_the_timeout_reported(
+    use_container: UseContainer, record: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resource whose cleanup raises once its hung start is cancelled: the startup still fails
+    with the timeout, the cleanup failure is logged with its traceback, the others stop."""
+    use_container("FailingCleanup", STARTUP_TIMEOUT=SHORT)
+    async with drive_lifespan(timeout=SHORT + MARGIN) as run:
+        pass
+    assert run.types == ["lifespan.startup.failed"]
+    summary = failure_message(run, "startup").splitlines()[0]
+    assert f"resource 'hang' did not start within {SHORT:g} s (STARTUP_TIMEOUT)" in summary
+    assert sorted(record) == ["cleanup hang", "start a", "start hang", "stop a"]
+    errors = library_errors(caplog)
+    assert any(
+        "cleaning up after the failed start of hang failed" in line
+        and "CleanupFailed: hang could not release its half-open connection" in line
+        for line in errors
+    ), errors
+
+
+async def test_dependency_cycle_fails_the_startup_naming_the_resources_in_it(
+    use_container: UseContainer, record: list[str]
+) -> None:
+    """Resources that need each other cannot start: the startup fails naming them (none of them
+    started), and what did start is stopped."""
+    container = use_container("Cycle")
+    async with drive_lifespan(timeout=MARGIN) as run:
+        pass
+    assert run.types == ["lifespan.startup.failed"]
+    assert "dependency cycle among: a, b" in failure_message(run, "startup").splitlines()[0]
+    assert record == ["start c", "stop c"]
+    assert not container.a.initialized
+    assert not container.b.initialized
+
+
 # Shutdown ------------------------------------------------------------------------------------
 
 
@@ -242,6 +319,30 @@ async def test_shutdown_stops_everything_past_a_failing_and_a_hanging_resource(
     errors = library_errors(caplog)
     assert any("broken" in line and "failed to stop" in line for line in errors), errors
     assert any("stuck" in line and "SHUTDOWN_TIMEOUT" in line for line in errors), errors
+
+
+async def test_resource_still_stopping_after_its_cancellation_is_abandoned(
+    use_container: UseContainer, record: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resource that goes on stopping after SHUTDOWN_TIMEOUT cancelled it is given one more
+    SHUTDOWN_TIMEOUT, then abandoned: shutdown reports it and ends while it is still stopping."""
+    use_container("StubbornStop", SHUTDOWN_TIMEOUT=SHORT)
+    async with drive_lifespan(timeout=2 * SHORT + MARGIN) as run:
+        assert run.types == ["lifespan.startup.complete"]
+    assert run.types == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
+    message = failure_message(run, "shutdown")
+    assert "stubborn" in message
+    assert "other" not in message
+    assert "stop other" in record
+    assert "cancelled stubborn" in record
+    assert "stopped stubborn" not in record, "shutdown waited for it after all"
+    errors = library_errors(caplog)
+    assert any("stubborn" in line and "SHUTDOWN_TIMEOUT" in line for line in errors), errors
+
+    holdout = lifecycle_containers.holdout
+    holdout.release.set()
+    await asyncio.wait_for(holdout.finished.wait(), MARGIN)
+    assert record[-1] == "stopped stubborn"
 
 
 # Hooks ---------------------------------------------------------------------------------------
@@ -342,6 +443,73 @@ async def test_server_raising_in_send_of_startup_failed_does_not_crash_the_app(
     scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
     await asyncio.wait_for(app(scope, incoming.get, send), MARGIN)
     assert [message["type"] for message in sent] == ["lifespan.startup.failed"]
+
+
+async def test_server_raising_in_send_of_another_message_gets_its_error_back(
+    use_container: UseContainer, record: list[str]
+) -> None:
+    """A send() that raises on a message other than *.failed (the server's connection broke) is
+    not hidden: the app raises that error back to the server."""
+    use_container("Simple")
+    app = get_asgi_application()
+    incoming = asyncio.Queue[dict[str, Any]]()
+    await incoming.put({"type": "lifespan.startup"})
+    await incoming.put({"type": "lifespan.shutdown"})
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "lifespan.shutdown.complete":
+            raise ConnectionResetError("the server went away")
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    with pytest.raises(ConnectionResetError, match="the server went away"):
+        await asyncio.wait_for(app(scope, incoming.get, send), MARGIN)
+    assert [message["type"] for message in sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    assert sorted(e for e in record if e.startswith("stop")) == ["stop a", "stop b", "stop plain"]
+
+
+class Collector(logging.Handler):
+    """A handler that keeps the messages it is given."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.mark.parametrize(
+    ("propagate", "to_stderr"),
+    [(True, False), (False, True)],
+    ids=["an-ancestor-handler-shows-it", "no-handler-shows-it"],
+)
+async def test_failure_is_written_to_stderr_only_when_no_handler_on_the_chain_shows_errors(
+    logger: logging.Logger,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    propagate: bool,
+    to_stderr: bool,
+) -> None:
+    """With the library's own handlers above ERROR, a failure is left to an ancestor's handler
+    when it propagates to one, and written to stderr when it reaches no handler for errors."""
+    ancestor = Collector(logging.ERROR)
+    monkeypatch.setattr(logger, "handlers", [logging.NullHandler(logging.CRITICAL)])
+    monkeypatch.setattr(logger, "propagate", propagate)
+    monkeypatch.setattr(logging.getLogger(), "handlers", [ancestor])
+    logger.setLevel(logging.INFO)
+    capsys.readouterr()
+
+    message = "lifespan startup failed: resource 'db' failed to start"
+    report_failure(message)
+
+    err = capsys.readouterr().err
+    assert err == (f"django_lifespan_di: {message}\n" if to_stderr else "")
+    assert ancestor.messages == ([] if to_stderr else [message])
 
 
 @pytest.mark.parametrize("silence", ["disabled", "level"])

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import inspect
+import logging
+import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import pytest_asyncio
-from dependency_injector import containers
+from dependency_injector import containers, errors
 from dependency_injector.wiring import Provide, inject, unwire
 
 from django_lifespan_di import AsyncResourceRequiredError, LifespanResource
+from django_lifespan_di._resource import _close_all_at_exit
 from django_lifespan_di.aiohttp import client_session
 from tests.resource_helpers import Instance, Probe, ProbeError, counting_tasks
 
 CONCURRENT_CALLERS = 1000
+
+T = TypeVar("T")
 
 
 @inject
@@ -261,3 +268,296 @@ def test_leftover_instance_of_a_stopped_loop_is_closed_at_exit() -> None:
     finally:
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
+
+
+@pytest.mark.asyncio
+async def test_started_resource_cannot_be_copied_until_it_is_shut_down(
+    resource: LifespanResource[Instance], probe: Probe
+) -> None:
+    """As with providers.Resource, a deepcopy (a container copy) of a resource holding an
+    instance is refused; once shut down it can be copied again."""
+    probe.gate.set()
+    await resource()
+
+    with pytest.raises(errors.Error, match="Can not copy initialized resource"):
+        copy.deepcopy(resource)
+
+    await resource.shutdown()
+    copied = copy.deepcopy(resource)
+    assert isinstance(copied, LifespanResource)
+    assert copied is not resource
+
+
+@pytest.mark.parametrize(
+    ("method", "advice"),
+    [
+        ("init", "await its init() inside a running event loop"),
+        ("shutdown", "await its shutdown() inside the event loop that started it"),
+    ],
+)
+def test_init_and_shutdown_without_a_running_loop_explain_what_to_do(
+    method: str, advice: str
+) -> None:
+    """init() and shutdown() called where no loop runs raise at once, saying where to await them."""
+    resource: LifespanResource[Any] = LifespanResource(client_session)
+
+    with pytest.raises(AsyncResourceRequiredError, match=re.escape(advice)):
+        getattr(resource, method)()
+
+
+@pytest.mark.asyncio
+async def test_initializer_returning_a_sync_context_manager_fails_the_start() -> None:
+    """An initializer that returns a sync context manager (a @contextmanager function) fails its
+    start with a TypeError pointing at providers.Resource; nothing is left started."""
+    entered: list[object] = []
+
+    @contextlib.contextmanager
+    def sync_session() -> Iterator[object]:
+        entered.append(object())
+        yield entered[-1]
+
+    resource: LifespanResource[Any] = LifespanResource(sync_session)
+
+    with pytest.raises(TypeError, match=r"produced a sync context manager .*providers\.Resource"):
+        await resource()
+
+    assert entered == []
+    assert not resource.initialized
+
+
+@pytest.mark.asyncio
+async def test_coroutine_initializer_result_is_the_instance_until_shutdown() -> None:
+    """A coroutine function's return value is the instance (there is nothing to close); shutdown
+    forgets it, and the next use calls the function again."""
+    made: list[Instance] = []
+
+    async def connect() -> Instance:
+        made.append(Instance(len(made) + 1))
+        return made[-1]
+
+    resource: LifespanResource[Instance] = LifespanResource(connect)
+    first = await resource()
+    assert resource() is first
+
+    await resource.shutdown()
+
+    assert not resource.initialized
+    second = await resource()
+    assert second is not first
+    assert made == [first, second]
+    await resource.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_first_use_of_a_resource_starts_the_resource_it_needs() -> None:
+    """Without lifespan, the first use of a resource that needs another one starts that one on
+    the same loop and builds the first from its instance."""
+    probe = Probe(gated=False)
+    base: LifespanResource[Instance] = LifespanResource(probe.open)
+
+    async def client_of(instance: Instance) -> tuple[str, Instance]:
+        return ("client of", instance)
+
+    dependent: LifespanResource[tuple[str, Instance]] = LifespanResource(client_of, base)
+    try:
+        value = await dependent()
+
+        assert base.initialized
+        assert value == ("client of", probe.instances[0])
+        assert base() is probe.instances[0]
+    finally:
+        await dependent.shutdown()
+        await base.shutdown()
+    assert probe.instances[0].closed
+
+
+@pytest.mark.asyncio
+async def test_shutdown_caller_cancelled_while_stopping_a_start_gets_its_cancellation() -> None:
+    """A shutdown() cancelled while it waits for the start it is cancelling raises CancelledError
+    to its caller, even when that start ends without being cancelled (it ignored it)."""
+    starting: list[asyncio.Task[Any]] = []
+    entered = asyncio.Event()
+
+    async def open_despite_cancellation() -> AsyncIterator[Instance]:
+        task = asyncio.current_task()
+        assert task is not None
+        starting.append(task)
+        entered.set()
+        with contextlib.suppress(asyncio.CancelledError):  # finishes opening all the same
+            await asyncio.Event().wait()
+        instance = Instance(1)
+        try:
+            yield instance
+        finally:
+            instance.closed = True
+
+    resource: LifespanResource[Instance] = LifespanResource(open_despite_cancellation)
+    first_use = asyncio.ensure_future(resource())
+    await entered.wait()
+    closing = asyncio.ensure_future(resource.shutdown())
+    # The caller of shutdown() is cancelled as the start ends, before it has seen it end.
+    starting[0].add_done_callback(lambda _: closing.cancel())
+
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+
+    assert closing.cancelled()
+    instance = await first_use
+    assert resource.initialized, "the start that ignored its cancellation is up"
+    await resource.shutdown()
+    assert instance.closed
+
+
+# At interpreter exit ---------------------------------------------------------------------------
+
+
+class Connection:
+    """An async context manager (not a generator) standing for a client: entered, then closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def __aenter__(self) -> Connection:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.closed = True
+
+
+@contextlib.contextmanager
+def stopped_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """A loop that is not running, as one left behind by a thread that exited; closed after."""
+    loop = asyncio.new_event_loop()
+    try:
+        yield loop
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+async def use_of(resource: LifespanResource[T]) -> T:
+    """The instance of ``resource`` on the running loop (so it can run in a stopped loop)."""
+    value: T = await resource()
+    return value
+
+
+async def shutdown_of(resource: LifespanResource[Any]) -> None:
+    await resource.shutdown()
+
+
+def library_records(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    """The library's log messages at ``level``, each with its traceback (if any)."""
+    formatter = logging.Formatter("%(message)s")
+    return [
+        formatter.format(record)
+        for record in caplog.records
+        if record.name == "django_lifespan_di" and record.levelno == level
+    ]
+
+
+def test_at_exit_every_resource_left_open_on_a_stopped_loop_is_closed() -> None:
+    """The function registered with atexit closes the instances of every resource whose loop
+    was stopped without shutting them down."""
+    probes = [Probe(gated=False), Probe(gated=False)]
+    resources: list[LifespanResource[Instance]] = [LifespanResource(p.open) for p in probes]
+
+    async def first_uses() -> list[Instance]:
+        return [await resource() for resource in resources]
+
+    with stopped_loop() as loop:
+        instances = loop.run_until_complete(first_uses())
+        assert not any(instance.closed for instance in instances)
+
+        _close_all_at_exit()
+
+        assert all(instance.closed for instance in instances)
+        assert not any(resource.initialized for resource in resources)
+
+
+def test_at_exit_a_start_still_in_progress_is_left_alone(caplog: pytest.LogCaptureFixture) -> None:
+    """At exit, a start that never finished is neither awaited (it could hang the exit) nor
+    reported; there is no instance to close."""
+    probe = Probe()
+    resource: LifespanResource[Instance] = LifespanResource(probe.open)
+
+    async def begin_first_use() -> asyncio.Future[Instance]:
+        use = asyncio.ensure_future(resource())
+        await probe.entered.wait()
+        return use
+
+    with stopped_loop() as loop:
+        use = loop.run_until_complete(begin_first_use())
+
+        resource._close_leftovers()
+
+        assert not use.done()
+        assert probe.instances == []
+        assert library_records(caplog, logging.WARNING) == []
+        loop.run_until_complete(shutdown_of(resource))
+        loop.run_until_complete(asyncio.wait({use}))
+        assert use.cancelled()
+
+
+def test_at_exit_an_instance_of_a_closed_loop_is_reported_not_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An instance whose loop was closed without shutting it down cannot be closed at exit; a
+    warning names the resource and the reason."""
+    connection = Connection()
+    resource: LifespanResource[Connection] = LifespanResource(lambda: connection)
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(use_of(resource))
+    generator = resource._states[loop].generator
+    loop.close()
+    try:
+        resource._close_leftovers()
+
+        assert not connection.closed
+        warnings = library_records(caplog, logging.WARNING)
+        assert warnings == [f"could not close {resource!r} at exit: its event loop is closed"]
+    finally:
+        # Close it on another loop, so that its finalizer does not call on the closed one.
+        assert generator is not None
+        asyncio.run(generator.aclose())
+    assert connection.closed
+
+
+@pytest.mark.asyncio
+async def test_at_exit_an_instance_of_a_running_loop_is_reported_not_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An instance whose loop is still running (in another thread, at exit) is not closed from
+    under it; a warning names the resource and the reason."""
+    probe = Probe(gated=False)
+    resource: LifespanResource[Instance] = LifespanResource(probe.open)
+    instance = await resource()
+
+    resource._close_leftovers()
+
+    assert not instance.closed
+    warnings = library_records(caplog, logging.WARNING)
+    assert warnings == [f"could not close {resource!r} at exit: its event loop is still running"]
+    await resource.shutdown()
+    assert instance.closed
+
+
+def test_at_exit_an_instance_failing_to_close_is_logged_and_the_rest_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An instance whose closing raises at exit is logged with its traceback; exit goes on."""
+
+    async def open_then_fail_to_flush() -> AsyncIterator[Instance]:
+        yield Instance(1)
+        raise ProbeError("the buffer could not be flushed")
+
+    resource: LifespanResource[Instance] = LifespanResource(open_then_fail_to_flush)
+    with stopped_loop() as loop:
+        loop.run_until_complete(use_of(resource))
+
+        resource._close_leftovers()
+
+        assert not resource.initialized
+    errors = library_records(caplog, logging.ERROR)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"closing {resource!r} at exit failed")
+    assert "ProbeError: the buffer could not be flushed" in errors[0]

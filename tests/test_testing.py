@@ -505,6 +505,59 @@ async def test_an_error_in_the_body_wins_over_a_shutdown_failure() -> None:
     assert raised.value is error
 
 
+async def crashing_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await receive()
+    raise Boom("the app crashed at startup")
+
+
+async def returning_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await receive()
+
+
+async def silent_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await receive()
+    await asyncio.Event().wait()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("app", "error", "text"),
+    [
+        (crashing_app, Boom, "the app crashed at startup"),
+        (returning_app, RuntimeError, "the app returned without sending lifespan.startup.complete"),
+        (silent_app, TimeoutError, "the app sent no lifespan.startup.complete within 0.05 s"),
+    ],
+    ids=["raises", "returns", "never-replies"],
+)
+async def test_app_that_does_not_answer_the_startup_makes_lifespan_raise(
+    app: Any, error: type[Exception], text: str
+) -> None:
+    """An app that raises, returns or stays silent instead of answering the startup makes
+    lifespan() raise (its own error, or one saying what was missing) and never enter the body."""
+    entered = False
+    with pytest.raises(error, match=f"^{text}$"):
+        async with lifespan(app, timeout=0.05):
+            entered = True
+    assert not entered
+
+
+@pytest.mark.asyncio
+async def test_shutdown_failure_of_another_app_raises_shutdown_error_with_its_message() -> None:
+    """A lifespan.shutdown.failed whose message is not ours (another app's) still raises
+    ShutdownError, carrying that message whole."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.failed", "message": "the pool would not drain"})
+
+    with pytest.raises(ShutdownError) as raised:
+        async with lifespan(app):
+            pass
+    assert raised.value.names == ["the pool would not drain"]
+
+
 @pytest.mark.asyncio
 @pytest.mark.usefixtures("upstream")
 async def test_sync_client_inside_lifespan_client_gets_a_session_per_loop_all_closed(
