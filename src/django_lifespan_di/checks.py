@@ -1,6 +1,7 @@
 """System checks (``manage.py check``), also run by the lifespan startup before serving.
 
-Ids: ``django_lifespan_di.E001`` to ``E008`` are settings mistakes (see :mod:`.conf`);
+Ids: ``django_lifespan_di.E001`` to ``E008``, ``E011`` and ``E012`` are settings mistakes (see
+:mod:`.conf`);
 ``E009`` a view with injection markers in a module the container is not wired to; ``E010`` a
 marker naming a provider the container does not have; ``W001`` an async ``providers.Resource``
 that would be better declared as a ``LifespanResource``.
