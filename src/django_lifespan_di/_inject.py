@@ -16,6 +16,7 @@ from collections.abc import Callable
 from inspect import isawaitable
 from typing import Any, TypeVar, cast
 
+from asgiref.sync import markcoroutinefunction
 from dependency_injector.wiring import Closing, Provide, Provider, ProvidersMap
 
 from django_lifespan_di import _container
@@ -89,23 +90,41 @@ def inject(fn: F) -> F:
 
     if inspect.iscoroutinefunction(fn):
 
+        async def resolve_then_call(
+            args: tuple[Any, ...], kwargs: dict[str, Any], pending: list[tuple[str, Any]]
+        ) -> Any:
+            for name, value in pending:
+                kwargs[name] = await value
+            return await fn(*args, **kwargs)
+
+        # Not an `async def`: when every value is at hand, it returns fn's own coroutine and
+        # saves a coroutine frame per call. Marked, so Django and asyncio see a coroutine
+        # function; a value still to be awaited goes through resolve_then_call.
         @functools.wraps(fn)
-        async def async_injecting(*args: Any, **kwargs: Any) -> Any:
+        def async_injecting(*args: Any, **kwargs: Any) -> Any:
             container = registry.container
             targets = resolved[1] if resolved[0] is container else providers_for(container)
             loop = get_running_loop()
+            pending = None
             for name, provider, fast in targets:
                 if name in kwargs:
                     continue
-                if fast and provider.last_overriding is None:
-                    state = provider._states.get(loop)
-                    if state is not None and state.ready:
-                        kwargs[name] = state.value
+                if fast:
+                    # A started LifespanResource of this loop, not overridden: no call at all.
+                    ready = provider.ready_instance
+                    if ready is not None and ready[0] is loop:
+                        kwargs[name] = ready[1]
                         continue
                 value = provider()
-                kwargs[name] = await value if isawaitable(value) else value
-            return await fn(*args, **kwargs)
+                if isawaitable(value):
+                    pending = [*(pending or ()), (name, value)]
+                else:
+                    kwargs[name] = value
+            if pending is None:
+                return fn(*args, **kwargs)
+            return resolve_then_call(args, kwargs, pending)
 
+        markcoroutinefunction(async_injecting)
         wrapper: Callable[..., Any] = async_injecting
     else:
 

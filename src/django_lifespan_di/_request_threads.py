@@ -13,6 +13,7 @@ when the pool closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -53,7 +54,10 @@ class RequestThread(Executor):
 
     def close(self) -> None:
         """Close this thread's database connections on it, then let the thread end."""
-        self._executor.submit(connections.close_all)
+        # At interpreter exit concurrent.futures has already stopped its threads (it runs
+        # before atexit callbacks) and refuses work: their connections end with the process.
+        with contextlib.suppress(RuntimeError):
+            self._executor.submit(connections.close_all)
         self._executor.shutdown(wait=False)
 
 

@@ -72,6 +72,9 @@ class LifespanResource(providers.Resource[T]):
         # override returns a plain object) and from wrapping ready values in futures.
         self.disable_async_mode()
         self._states: dict[asyncio.AbstractEventLoop, _LoopState] = {}
+        # (loop, instance) of the latest ready instance while no override is active: what
+        # django_lifespan_di.inject reads on its fast path. Cleared on any change.
+        self.ready_instance: tuple[asyncio.AbstractEventLoop, Any] | None = None
         _all_resources.add(self)
 
     def __deepcopy__(self, memo: dict[Any, Any] | None = None) -> LifespanResource[T]:
@@ -98,8 +101,22 @@ class LifespanResource(providers.Resource[T]):
             )
         state = self._states.get(loop)
         if state is not None and state.ready:
+            if self.last_overriding is None:
+                self.ready_instance = (loop, state.value)
             return state.value
         return self._acquire(loop)
+
+    def override(self, provider: Any) -> Any:
+        self.ready_instance = None
+        return super().override(provider)
+
+    def reset_last_overriding(self) -> None:
+        self.ready_instance = None
+        super().reset_last_overriding()
+
+    def reset_override(self) -> None:
+        self.ready_instance = None
+        super().reset_override()
 
     def init(self) -> Awaitable[T]:
         """Start the instance for the running loop (if not started) and return it."""
@@ -147,6 +164,8 @@ class LifespanResource(providers.Resource[T]):
         state.generator = generator
         state.value = value
         state.ready = True
+        if self.last_overriding is None:
+            self.ready_instance = (loop, value)
         logger.debug("created %r in %.1f ms", self, (time.perf_counter() - started) * 1000)
         return value
 
@@ -160,6 +179,8 @@ class LifespanResource(providers.Resource[T]):
     def _forget(self, loop: asyncio.AbstractEventLoop, state: _LoopState) -> None:
         if self._states.get(loop) is state:
             del self._states[loop]
+        if self.ready_instance is not None and self.ready_instance[0] is loop:
+            self.ready_instance = None
 
     async def _lifetime(
         self, loop: asyncio.AbstractEventLoop, state: _LoopState

@@ -57,9 +57,11 @@ async def handle_lifespan(
     if message["type"] != "lifespan.shutdown":  # pragma: no cover - a broken server
         return
     try:
-        await lifecycle.shutdown()
-        if after_shutdown is not None:
-            after_shutdown()
+        try:
+            await lifecycle.shutdown()
+        finally:
+            if after_shutdown is not None:
+                after_shutdown()
     except Exception as exc:
         report_failure(f"lifespan shutdown failed: {exc}")
         await _send(send, {"type": "lifespan.shutdown.failed", "message": str(exc)})

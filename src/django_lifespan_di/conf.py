@@ -100,6 +100,7 @@ def get_settings() -> LifespanSettings:
         shutdown_timeout=_timeout(raw, "SHUTDOWN_TIMEOUT"),
         on_startup=tuple(_hook(raw, "ON_STARTUP", path) for path in _strings(raw, "ON_STARTUP")),
         on_shutdown=tuple(_hook(raw, "ON_SHUTDOWN", path) for path in _strings(raw, "ON_SHUTDOWN")),
+        request_threads=_request_threads(raw.get("REQUEST_THREADS")),
     )
 
 
