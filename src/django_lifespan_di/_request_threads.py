@@ -13,9 +13,11 @@ when the pool closes.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -64,7 +66,10 @@ class RequestThread(Executor):
 class RequestThreadPool:
     """Idle request threads, reused by later requests, at most ``max_idle`` of them."""
 
+    _open: weakref.WeakSet[RequestThreadPool] = weakref.WeakSet()
+
     def __init__(self, *, max_idle: int, idle_timeout: float) -> None:
+        RequestThreadPool._open.add(self)
         self.max_idle = max_idle
         self.idle_timeout = idle_timeout
         self._idle: list[RequestThread] = []
@@ -126,3 +131,9 @@ class RequestThreadPool:
         delay = max(0.0, oldest + self.idle_timeout - time.monotonic())
         self._trim_handle = loop.call_later(delay, self.trim)
         self._trim_loop = loop
+
+
+@atexit.register
+def _close_pools_at_exit() -> None:
+    for pool in list(RequestThreadPool._open):
+        pool.close()

@@ -6,7 +6,6 @@ lifespan handling to any other ASGI app (for example Channels' ``ProtocolTypeRou
 
 from __future__ import annotations
 
-import atexit
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -98,7 +97,6 @@ class LifespanASGIHandler(ASGIHandler):
             self.request_threads = RequestThreadPool(
                 max_idle=options.max_idle, idle_timeout=options.idle_timeout
             )
-            atexit.register(self.request_threads.close)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
