@@ -8,18 +8,18 @@ import sys
 from typing import Any
 
 import pytest
-from dependency_injector import providers
+from dependency_injector import containers, providers
 from dependency_injector.wiring import Provide
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.test import AsyncClient, override_settings
 
-from django_lifespan_di import AsyncResourceRequiredError, _container, inject
+from django_lifespan_di import AsyncResourceRequiredError, LifespanResource, _container, inject
 from django_lifespan_di._inject import injected_markers
 from django_lifespan_di.checks import TAG
 from tests import inject_views
 from tests.driver import drive_lifespan
-from tests.resource_helpers import counting_tasks
+from tests.resource_helpers import Instance, Probe, counting_tasks
 
 
 @pytest.fixture(name="inject_urls", autouse=True)
@@ -171,3 +171,30 @@ async def test_injection_without_a_container_says_what_is_missing(
 
     with pytest.raises(ImproperlyConfigured, match="INSTALLED_APPS"):
         await inject_views.get_session()
+
+
+@pytest.mark.asyncio
+async def test_an_override_made_while_a_start_is_in_progress_is_not_bypassed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A start that ends while an override is active does not feed the fast path."""
+    probe = Probe()
+    provider: LifespanResource[Instance] = LifespanResource(probe.open)
+
+    @inject
+    async def get(value: Any = Provide["probe"]) -> Any:
+        return value
+
+    container = containers.DynamicContainer()
+    container.probe = provider
+    monkeypatch.setattr(_container._registry, "container", container)
+    starting = asyncio.ensure_future(provider.init())
+    await probe.entered.wait()
+    fake = object()
+    with provider.override(providers.Object(fake)):
+        probe.gate.set()
+        started = await starting
+        assert await get() is fake
+    assert await get() is started
+    await provider.shutdown()
+    assert started.closed

@@ -101,8 +101,8 @@ class LifespanResource(providers.Resource[T]):
             )
         state = self._states.get(loop)
         if state is not None and state.ready:
-            if self.last_overriding is None:
-                self.ready_instance = (loop, state.value)
+            # (dependency-injector calls _provide only while no override is active)
+            self.ready_instance = (loop, state.value)
             return state.value
         return self._acquire(loop)
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 SECRET_KEY = "docs-example"
 ALLOWED_HOSTS = ["*"]
+USE_TZ = True
 ROOT_URLCONF = "weather.urls"
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 
