@@ -424,11 +424,11 @@ async def test_failing_shutdown_hook_is_reported_and_the_resources_still_stop(
 # Reporting -----------------------------------------------------------------------------------
 
 
-async def test_server_raising_in_send_of_startup_failed_does_not_crash_the_app(
+async def test_server_raising_in_send_of_startup_failed_gets_its_error_back(
     use_container: UseContainer,
 ) -> None:
-    """A server whose send() raises on lifespan.startup.failed (Hypercorn does) does not make
-    the app raise a second error: the app just returns."""
+    """A server whose send() raises on lifespan.startup.failed (Hypercorn does) gets that error
+    back: it is how such a server learns that startup failed, and does not serve."""
     use_container("FailingStart")
     app = get_asgi_application()
     sent: list[dict[str, Any]] = []
@@ -441,8 +441,34 @@ async def test_server_raising_in_send_of_startup_failed_does_not_crash_the_app(
             raise RuntimeError("Lifespan failure in startup (raised by the server)")
 
     scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-    await asyncio.wait_for(app(scope, incoming.get, send), MARGIN)
+    with pytest.raises(RuntimeError, match="raised by the server"):
+        await asyncio.wait_for(app(scope, incoming.get, send), MARGIN)
     assert [message["type"] for message in sent] == ["lifespan.startup.failed"]
+
+
+async def test_server_raising_in_send_of_shutdown_failed_does_not_crash_the_app(
+    use_container: UseContainer,
+) -> None:
+    """A server whose send() raises on lifespan.shutdown.failed (Hypercorn does) does not make
+    the app raise a second error: the failure is already reported, and the app returns."""
+    use_container("FailingStop", SHUTDOWN_TIMEOUT=SHORT)
+    app = get_asgi_application()
+    sent: list[dict[str, Any]] = []
+    incoming = asyncio.Queue[dict[str, Any]]()
+    await incoming.put({"type": "lifespan.startup"})
+    await incoming.put({"type": "lifespan.shutdown"})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "lifespan.shutdown.failed":
+            raise RuntimeError("Lifespan failure in shutdown (raised by the server)")
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    await asyncio.wait_for(app(scope, incoming.get, send), SHORT + MARGIN)
+    assert [message["type"] for message in sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.failed",
+    ]
 
 
 async def test_server_raising_in_send_of_another_message_gets_its_error_back(

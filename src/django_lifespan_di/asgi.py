@@ -69,12 +69,13 @@ async def handle_lifespan(
 
 
 async def _send(send: Any, message: Message) -> None:
-    # Hypercorn raises inside send() of lifespan.startup.failed; the failure is already
-    # reported, so that must not turn into a second, confusing traceback.
+    # Hypercorn raises inside send() of lifespan.*.failed. After a failed startup that error
+    # must reach it: it is how Hypercorn learns not to serve. After a failed shutdown the
+    # failure is already reported, and a second traceback would only confuse.
     try:
         await send(message)
     except Exception:
-        if not message["type"].endswith(".failed"):
+        if message["type"] != "lifespan.shutdown.failed":
             raise
 
 
