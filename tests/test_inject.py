@@ -198,3 +198,27 @@ async def test_an_override_made_while_a_start_is_in_progress_is_not_bypassed(
     assert await get() is started
     await provider.shutdown()
     assert started.closed
+
+
+@pytest.mark.asyncio
+async def test_a_failing_provider_leaves_no_unawaited_start_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When a later provider raises, the start already asked of an earlier one is dropped."""
+    probe = Probe()
+    container = containers.DynamicContainer()
+    container.first = LifespanResource(probe.open)
+    container.second = providers.Callable(_refuse)
+    monkeypatch.setattr(_container._registry, "container", container)
+
+    @inject
+    async def both(a: Any = Provide["first"], b: Any = Provide["second"]) -> Any:
+        return a, b
+
+    with pytest.raises(RuntimeError, match="refused"):
+        both()
+    assert probe.starts == 0
+
+
+def _refuse() -> None:
+    raise RuntimeError("refused, as planned")

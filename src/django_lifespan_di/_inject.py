@@ -106,20 +106,26 @@ def inject(fn: F) -> F:
             targets = resolved[1] if resolved[0] is container else providers_for(container)
             loop = get_running_loop()
             pending = None
-            for name, provider, fast in targets:
-                if name in kwargs:
-                    continue
-                if fast:
-                    # A started LifespanResource of this loop, not overridden: no call at all.
-                    ready = provider.ready_instance
-                    if ready is not None and ready[0] is loop:
-                        kwargs[name] = ready[1]
+            try:
+                for name, provider, fast in targets:
+                    if name in kwargs:
                         continue
-                value = provider()
-                if isawaitable(value):
-                    pending = [*(pending or ()), (name, value)]
-                else:
-                    kwargs[name] = value
+                    if fast:
+                        # A started LifespanResource of this loop, not overridden: no call.
+                        ready = provider.ready_instance
+                        if ready is not None and ready[0] is loop:
+                            kwargs[name] = ready[1]
+                            continue
+                    value = provider()
+                    if isawaitable(value):
+                        pending = [*(pending or ()), (name, value)]
+                    else:
+                        kwargs[name] = value
+            except BaseException:
+                for _, value in pending or ():
+                    if inspect.iscoroutine(value):
+                        value.close()  # never awaited now: no "never awaited" warning
+                raise
             if pending is None:
                 return fn(*args, **kwargs)
             return resolve_then_call(args, kwargs, pending)
