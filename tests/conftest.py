@@ -11,6 +11,10 @@ from django.test import override_settings
 from django_lifespan_di import _container, get_container
 from tests.upstream import Upstream, running_upstream
 
+# Assertion helpers shared by several test modules: rewrite their asserts as pytest does the test
+# modules', so that a failure in them still shows the values compared.
+pytest.register_assert_rewrite("tests.reporting")
+
 
 @pytest.fixture(name="upstream_server", scope="session")
 def fixture_upstream_server() -> Iterator[Upstream]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,26 +101,29 @@ def reset() -> None:
 # Initializers ---------------------------------------------------------------------------------
 
 
-async def tracked(name: str, *needs: Handle) -> AsyncIterator[Handle]:
-    """An async resource that records its start and its stop."""
-    events.append(f"start {name}")
+@contextmanager
+def _provided(name: str, needs: tuple[Handle, ...]) -> Iterator[Handle]:
+    """The handle a started resource provides; closed, and its stop recorded, when it stops."""
     handle = Handle(name, needs)
     try:
         yield handle
     finally:
         handle.closed = True
         events.append(f"stop {name}")
+
+
+async def tracked(name: str, *needs: Handle) -> AsyncIterator[Handle]:
+    """An async resource that records its start and its stop."""
+    events.append(f"start {name}")
+    with _provided(name, needs) as handle:
+        yield handle
 
 
 def sync_tracked(name: str, *needs: Handle) -> Iterator[Handle]:
     """A sync resource (for the stock ``providers.Resource``) that records its start and stop."""
     events.append(f"start {name}")
-    handle = Handle(name, needs)
-    try:
+    with _provided(name, needs) as handle:
         yield handle
-    finally:
-        handle.closed = True
-        events.append(f"stop {name}")
 
 
 async def fail_to_start(name: str, *needs: Handle) -> Handle:
@@ -237,12 +241,8 @@ async def meet(name: str, *needs: Handle) -> AsyncIterator[Handle]:
         raise NotConcurrent(f"{name} was the only resource starting") from None
     finally:
         meeting.in_progress -= 1
-    handle = Handle(name, needs)
-    try:
+    with _provided(name, needs) as handle:
         yield handle
-    finally:
-        handle.closed = True
-        events.append(f"stop {name}")
 
 
 # Containers -----------------------------------------------------------------------------------

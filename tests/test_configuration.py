@@ -6,7 +6,6 @@ same text whether an operator runs ``manage.py check`` or the server refuses to 
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import subprocess
@@ -15,14 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
-from django.core.management.base import SystemCheckError
 from django.core.signals import setting_changed
 from django.test import override_settings
 
@@ -32,6 +29,7 @@ from tests import config_cases
 from tests.driver import drive_lifespan
 from tests.project import views
 from tests.project.containers import Container
+from tests.reporting import assert_reported, check_command_report, lifespan_report, reported_by
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SETTING = "DJANGO_LIFESPAN_DI"
@@ -61,44 +59,6 @@ def lifespan_setting(value: object) -> Iterator[None]:
         setting_changed.send(
             sender=type(settings), setting=SETTING, value=getattr(settings, SETTING), enter=False
         )
-
-
-def check_command_report() -> str:
-    """What ``manage.py check`` reports; it must fail."""
-    with pytest.raises(SystemCheckError) as info:
-        call_command("check")
-    return str(info.value)
-
-
-def lifespan_report() -> str:
-    """The message of the ``lifespan.startup.failed`` a server gets; startup must fail."""
-
-    async def start() -> list[dict[str, Any]]:
-        async with drive_lifespan(timeout=10) as run:
-            return run.sent
-
-    sent = asyncio.run(start())
-    assert [message["type"] for message in sent] == ["lifespan.startup.failed"]
-    return str(sent[0]["message"])
-
-
-REPORTERS: dict[str, Callable[[], str]] = {
-    "manage.py check": check_command_report,
-    "lifespan startup": lifespan_report,
-}
-reported_by = pytest.mark.parametrize("reporter", list(REPORTERS))
-
-
-@pytest.fixture(name="report")
-def fixture_report(reporter: str) -> Callable[[], str]:
-    """The reporter under test: the check command, or the lifespan startup."""
-    return REPORTERS[reporter]
-
-
-def assert_reported(text: str, check_id: str, fragments: list[str]) -> None:
-    assert f"(django_lifespan_di.{check_id}) " in text, text
-    for fragment in fragments:
-        assert fragment in text, f"{fragment!r} not in:\n{text}"
 
 
 SETTINGS_MISTAKES = [

@@ -68,6 +68,14 @@ def started_session(run: Any) -> aiohttp.ClientSession:
     return session
 
 
+async def assert_given_as_is(wired: Any, value: object) -> None:
+    """The ``http_session`` provider gives ``value`` itself (not a future), and so does @inject."""
+    provided = wired.http_session()
+    assert not inspect.isawaitable(provided)
+    assert provided is value
+    assert await injected_session() is value
+
+
 @pytest.mark.usefixtures("upstream")
 def test_each_request_loop_of_the_sync_client_gets_its_own_session_closed_with_it(
     session_recorder: list[aiohttp.ClientSession], caplog: pytest.LogCaptureFixture
@@ -169,10 +177,7 @@ async def test_override_before_startup_is_injected_as_a_plain_object(wired: Any)
     try:
         assert wired.http_session() is fake
         async with drive_lifespan():
-            provided = wired.http_session()
-            assert not inspect.isawaitable(provided)
-            assert provided is fake
-            assert await injected_session() is fake
+            await assert_given_as_is(wired, fake)
     finally:
         wired.http_session.reset_override()
 
@@ -213,10 +218,7 @@ async def test_override_after_a_lazy_first_use_is_still_a_plain_object(wired: An
     session = await injected_session()
     try:
         with wired.http_session.override(providers.Object(fake)):
-            provided = wired.http_session()
-            assert not inspect.isawaitable(provided)
-            assert provided is fake
-            assert await injected_session() is fake
+            await assert_given_as_is(wired, fake)
         assert wired.http_session() is session
     finally:
         await wired.http_session.shutdown()
@@ -233,10 +235,7 @@ async def test_override_after_startup_is_injected_then_the_session_comes_back(
         session = started_session(run)
 
         with wired.http_session.override(providers.Object(fake)):
-            provided = wired.http_session()
-            assert not inspect.isawaitable(provided)
-            assert provided is fake
-            assert await injected_session() is fake
+            await assert_given_as_is(wired, fake)
 
         assert wired.http_session() is session
         assert await injected_session() is session

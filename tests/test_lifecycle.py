@@ -82,6 +82,14 @@ def failure_message(run: Any, kind: str) -> str:
     return message
 
 
+async def failed_startup(timeout: float = MARGIN) -> str:
+    """Run a lifespan startup that must fail; the message of its ``lifespan.startup.failed``."""
+    async with drive_lifespan(timeout=timeout) as run:
+        pass
+    assert run.types == ["lifespan.startup.failed"]
+    return failure_message(run, "startup")
+
+
 def library_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The errors logged by the library, each with its traceback (if any)."""
     formatter = logging.Formatter("%(message)s")
@@ -130,10 +138,7 @@ async def test_failed_startup_stops_what_started_dependents_first_and_reports_th
     """A resource failing to start: the others are stopped (dependents first), the failure
     reaches the server with its traceback, and is logged."""
     use_container("FailingStart")
-    async with drive_lifespan(timeout=MARGIN) as run:
-        pass
-    assert run.types == ["lifespan.startup.failed"]
-    message = failure_message(run, "startup")
+    message = await failed_startup()
     assert "'c'" in message
     assert "Traceback (most recent call last)" in message
     assert "in fail_to_start" in message
@@ -148,10 +153,7 @@ async def test_startup_hanging_past_the_timeout_fails_and_cleans_up(
     """A resource still starting at STARTUP_TIMEOUT fails the startup, naming it and the
     timeout; its own cleanup runs, the resources that started stop, the rest never start."""
     use_container("HangingStart", STARTUP_TIMEOUT=SHORT)
-    async with drive_lifespan(timeout=SHORT + MARGIN) as run:
-        pass
-    assert run.types == ["lifespan.startup.failed"]
-    message = failure_message(run, "startup")
+    message = await failed_startup(SHORT + MARGIN)
     assert "'hang'" in message
     assert "STARTUP_TIMEOUT" in message
     assert f"{SHORT:g} s" in message
@@ -166,10 +168,7 @@ async def test_failure_does_not_wait_for_a_sibling_still_starting(
     """When a resource fails, one still starting beside it is abandoned and cleaned up at once,
     without waiting for its STARTUP_TIMEOUT."""
     use_container("FailingBesideHanging", STARTUP_TIMEOUT=60 * MARGIN)
-    async with drive_lifespan(timeout=MARGIN) as run:
-        pass
-    assert run.types == ["lifespan.startup.failed"]
-    assert "'c'" in failure_message(run, "startup").splitlines()[0]
+    assert "'c'" in (await failed_startup()).splitlines()[0]
     assert "cleanup hang" in record
 
 
@@ -179,10 +178,7 @@ async def test_resource_failing_with_its_own_timeout_error_is_not_blamed_on_star
     """A resource that fails at once with a TimeoutError of its own (a client's connect timeout)
     is reported with that error, not as having exceeded STARTUP_TIMEOUT."""
     use_container("OwnTimeout", STARTUP_TIMEOUT=60 * MARGIN)
-    async with drive_lifespan(timeout=MARGIN) as run:
-        pass
-    assert run.types == ["lifespan.startup.failed"]
-    summary = failure_message(run, "startup").splitlines()[0]
+    summary = (await failed_startup()).splitlines()[0]
     assert "'upstream'" in summary
     assert "connection timeout to host" in summary
     assert "STARTUP_TIMEOUT" not in summary
@@ -223,10 +219,7 @@ async def test_sync_resource_failing_to_start_fails_the_startup_like_an_async_on
     """A stock sync resource failing to start fails the startup, naming it; the resources
     already started are stopped."""
     container = use_container("FailingSyncStart")
-    async with drive_lifespan(timeout=MARGIN) as run:
-        pass
-    assert run.types == ["lifespan.startup.failed"]
-    summary = failure_message(run, "startup").splitlines()[0]
+    summary = (await failed_startup()).splitlines()[0]
     assert "resource 'sync' failed to start" in summary
     assert "StartFailed: sync could not connect" in summary
     assert record == ["start a", "start sync", "stop a"]
@@ -264,10 +257,7 @@ async def test_failing_cleanup_of_a_timed_out_start_is_logged_and_the_timeout_re
     """A resource whose cleanup raises once its hung start is cancelled: the startup still fails
     with the timeout, the cleanup failure is logged with its traceback, the others stop."""
     use_container("FailingCleanup", STARTUP_TIMEOUT=SHORT)
-    async with drive_lifespan(timeout=SHORT + MARGIN) as run:
-        pass
-    assert run.types == ["lifespan.startup.failed"]
-    summary = failure_message(run, "startup").splitlines()[0]
+    summary = (await failed_startup(SHORT + MARGIN)).splitlines()[0]
     assert f"resource 'hang' did not start within {SHORT:g} s (STARTUP_TIMEOUT)" in summary
     assert sorted(record) == ["cleanup hang", "start a", "start hang", "stop a"]
     errors = library_errors(caplog)
@@ -284,10 +274,7 @@ async def test_dependency_cycle_fails_the_startup_naming_the_resources_in_it(
     """Resources that need each other cannot start: the startup fails naming them (none of them
     started), and what did start is stopped."""
     container = use_container("Cycle")
-    async with drive_lifespan(timeout=MARGIN) as run:
-        pass
-    assert run.types == ["lifespan.startup.failed"]
-    assert "dependency cycle among: a, b" in failure_message(run, "startup").splitlines()[0]
+    assert "dependency cycle among: a, b" in (await failed_startup()).splitlines()[0]
     assert record == ["start c", "stop c"]
     assert not container.a.initialized
     assert not container.b.initialized
@@ -386,10 +373,7 @@ async def test_failing_startup_hook_fails_the_startup_and_stops_the_resources(
     """A startup hook that raises or hangs past the timeout fails the startup, naming the hook
     and what went wrong; the resources stop."""
     use_container("Simple", ON_STARTUP=[f"{HOOKS}.{hook}"], STARTUP_TIMEOUT=SHORT)
-    async with drive_lifespan(timeout=MARGIN) as run:
-        pass
-    assert run.types == ["lifespan.startup.failed"]
-    message = failure_message(run, "startup")
+    message = await failed_startup()
     assert f"{HOOKS}.{hook}" in message
     assert failure in message
     assert sorted(e for e in record if e.startswith("stop")) == ["stop a", "stop b", "stop plain"]
@@ -424,26 +408,45 @@ async def test_failing_shutdown_hook_is_reported_and_the_resources_still_stop(
 # Reporting -----------------------------------------------------------------------------------
 
 
+class RaisingServer:
+    """A server's side of the lifespan that sends the app the messages ``receives`` (by type), and
+    whose ``send()`` raises ``error`` when the app sends a message of the type ``raise_on``."""
+
+    def __init__(self, receives: list[str], *, raise_on: str, error: Exception) -> None:
+        self.receives = receives
+        self.raise_on = raise_on
+        self.error = error
+        self.sent: list[dict[str, Any]] = []
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+        if message["type"] == self.raise_on:
+            raise self.error
+
+    async def run(self, timeout: float) -> None:
+        """Run the lifespan of the configured app against this server, within ``timeout``."""
+        app = get_asgi_application()
+        incoming = asyncio.Queue[dict[str, Any]]()
+        for message_type in self.receives:
+            await incoming.put({"type": message_type})
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+        await asyncio.wait_for(app(scope, incoming.get, self.send), timeout)
+
+
 async def test_server_raising_in_send_of_startup_failed_gets_its_error_back(
     use_container: UseContainer,
 ) -> None:
     """A server whose send() raises on lifespan.startup.failed (Hypercorn does) gets that error
     back: it is how such a server learns that startup failed, and does not serve."""
     use_container("FailingStart")
-    app = get_asgi_application()
-    sent: list[dict[str, Any]] = []
-    incoming = asyncio.Queue[dict[str, Any]]()
-    await incoming.put({"type": "lifespan.startup"})
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-        if message["type"] == "lifespan.startup.failed":
-            raise RuntimeError("Lifespan failure in startup (raised by the server)")
-
-    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    server = RaisingServer(
+        ["lifespan.startup"],
+        raise_on="lifespan.startup.failed",
+        error=RuntimeError("Lifespan failure in startup (raised by the server)"),
+    )
     with pytest.raises(RuntimeError, match="raised by the server"):
-        await asyncio.wait_for(app(scope, incoming.get, send), MARGIN)
-    assert [message["type"] for message in sent] == ["lifespan.startup.failed"]
+        await server.run(MARGIN)
+    assert [message["type"] for message in server.sent] == ["lifespan.startup.failed"]
 
 
 async def test_server_raising_in_send_of_shutdown_failed_does_not_crash_the_app(
@@ -452,20 +455,13 @@ async def test_server_raising_in_send_of_shutdown_failed_does_not_crash_the_app(
     """A server whose send() raises on lifespan.shutdown.failed (Hypercorn does) does not make
     the app raise a second error: the failure is already reported, and the app returns."""
     use_container("FailingStop", SHUTDOWN_TIMEOUT=SHORT)
-    app = get_asgi_application()
-    sent: list[dict[str, Any]] = []
-    incoming = asyncio.Queue[dict[str, Any]]()
-    await incoming.put({"type": "lifespan.startup"})
-    await incoming.put({"type": "lifespan.shutdown"})
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-        if message["type"] == "lifespan.shutdown.failed":
-            raise RuntimeError("Lifespan failure in shutdown (raised by the server)")
-
-    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-    await asyncio.wait_for(app(scope, incoming.get, send), SHORT + MARGIN)
-    assert [message["type"] for message in sent] == [
+    server = RaisingServer(
+        ["lifespan.startup", "lifespan.shutdown"],
+        raise_on="lifespan.shutdown.failed",
+        error=RuntimeError("Lifespan failure in shutdown (raised by the server)"),
+    )
+    await server.run(SHORT + MARGIN)
+    assert [message["type"] for message in server.sent] == [
         "lifespan.startup.complete",
         "lifespan.shutdown.failed",
     ]
@@ -477,21 +473,14 @@ async def test_server_raising_in_send_of_another_message_gets_its_error_back(
     """A send() that raises on a message other than *.failed (the server's connection broke) is
     not hidden: the app raises that error back to the server."""
     use_container("Simple")
-    app = get_asgi_application()
-    incoming = asyncio.Queue[dict[str, Any]]()
-    await incoming.put({"type": "lifespan.startup"})
-    await incoming.put({"type": "lifespan.shutdown"})
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-        if message["type"] == "lifespan.shutdown.complete":
-            raise ConnectionResetError("the server went away")
-
-    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    server = RaisingServer(
+        ["lifespan.startup", "lifespan.shutdown"],
+        raise_on="lifespan.shutdown.complete",
+        error=ConnectionResetError("the server went away"),
+    )
     with pytest.raises(ConnectionResetError, match="the server went away"):
-        await asyncio.wait_for(app(scope, incoming.get, send), MARGIN)
-    assert [message["type"] for message in sent] == [
+        await server.run(MARGIN)
+    assert [message["type"] for message in server.sent] == [
         "lifespan.startup.complete",
         "lifespan.shutdown.complete",
     ]

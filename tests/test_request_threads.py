@@ -24,8 +24,6 @@ import django
 import pytest
 from django.core.checks import run_checks
 from django.core.handlers.asgi import ASGIHandler
-from django.core.management import call_command
-from django.core.management.base import SystemCheckError
 from django.core.signals import request_finished, request_started
 from django.db import connections
 from django.db.backends.signals import connection_created
@@ -36,6 +34,7 @@ from django_lifespan_di._request_threads import RequestThread, RequestThreadPool
 from django_lifespan_di.asgi import LifespanASGIHandler
 from tests import request_threads_views as views
 from tests.driver import drive_lifespan
+from tests.reporting import assert_reported, check_command_report, reported_by
 from tests.request_threads_helpers import (
     TIMEOUT,
     DbRecorder,
@@ -201,6 +200,21 @@ async def ended(key: int) -> bool:
     return not thread.is_alive()
 
 
+async def assert_closed(thread_db: DbRecorder, *keys: int) -> None:
+    """The threads ``keys`` end, and no request thread's database connection is left open."""
+    for key in keys:
+        assert await ended(key)
+    assert thread_db.still_open == 0
+
+
+async def on_separate_threads(app: LifespanASGIHandler, probe: Probe, count: int) -> list[int]:
+    """The thread keys of ``count`` ``/gated-db`` requests held until all are in flight (so each
+    has a thread, and a connection, of its own)."""
+    probe.barrier = threading.Barrier(count)
+    exchanges = await asyncio.gather(*(get(app, "/gated-db") for _ in range(count)))
+    return [exchange.thread for exchange in exchanges]
+
+
 def key_of(thread: RequestThread) -> int:
     """The key of the OS thread behind a request thread."""
     return thread.submit(thread_key).result(TIMEOUT)
@@ -216,48 +230,10 @@ def open_connection() -> int:
 # Configuration ---------------------------------------------------------------------------------
 
 
-def check_command_report() -> str:
-    """What ``manage.py check`` reports; it must fail."""
-    with pytest.raises(SystemCheckError) as info:
-        call_command("check")
-    return str(info.value)
-
-
-def lifespan_report() -> str:
-    """The message of the ``lifespan.startup.failed`` a server gets; startup must fail."""
-
-    async def start() -> list[dict[str, Any]]:
-        async with drive_lifespan(timeout=TIMEOUT) as run:
-            return run.sent
-
-    sent = asyncio.run(start())
-    assert [message["type"] for message in sent] == ["lifespan.startup.failed"]
-    return str(sent[0]["message"])
-
-
-REPORTERS: dict[str, Callable[[], str]] = {
-    "manage.py check": check_command_report,
-    "lifespan startup": lifespan_report,
-}
-reported_by = pytest.mark.parametrize("reporter", list(REPORTERS))
-
-
-@pytest.fixture(name="report")
-def fixture_report(reporter: str) -> Callable[[], str]:
-    """The reporter under test: the check command, or the lifespan startup."""
-    return REPORTERS[reporter]
-
-
 def with_request_threads(value: object) -> Any:
     """The test project's settings with ``REQUEST_THREADS`` set to ``value``."""
     block = {"CONTAINER": "tests.project.containers.Container", "REQUEST_THREADS": value}
     return override_settings(**{SETTING: block})
-
-
-def assert_reported(text: str, check_id: str, fragments: list[str]) -> None:
-    assert f"(django_lifespan_di.{check_id}) " in text, text
-    for fragment in fragments:
-        assert fragment in text, f"{fragment!r} not in:\n{text}"
 
 
 EXPECTED = (
@@ -608,8 +584,7 @@ async def test_a_reused_thread_keeps_its_persistent_database_connection(
         assert len(set(keys)) == 1
         assert len(thread_db.on(keys[0])) == 1
         assert thread_db.open_on(keys[0]) == 1
-    assert await ended(keys[0])
-    assert thread_db.still_open == 0
+    await assert_closed(thread_db, keys[0])
 
 
 @needs_executor
@@ -637,15 +612,12 @@ async def test_max_idle_bounds_the_idle_threads_and_closes_the_others_connection
     app = make_app({"MAX_IDLE": 2})
     pool = pool_of(app)
     async with drive_lifespan(app, timeout=TIMEOUT):
-        probe.barrier = threading.Barrier(5)
-        keys = [e.thread for e in await asyncio.gather(*(get(app, "/gated-db") for _ in range(5)))]
+        keys = await on_separate_threads(app, probe, 5)
         assert len(set(keys)) == 5
         assert pool.idle == 2
         await wait_until(lambda: sum(views.threads[k].is_alive() for k in keys) == 2, "retired")
         assert thread_db.still_open == 2
-    for key in keys:
-        assert await ended(key)
-    assert thread_db.still_open == 0
+    await assert_closed(thread_db, *keys)
 
 
 @needs_executor
@@ -657,21 +629,17 @@ async def test_lifespan_shutdown_closes_the_idle_threads_and_their_connections(
     app = make_app(True)
     pool = pool_of(app)
     async with drive_lifespan(app, timeout=TIMEOUT) as run:
-        probe.barrier = threading.Barrier(3)
-        keys = [e.thread for e in await asyncio.gather(*(get(app, "/gated-db") for _ in range(3)))]
+        keys = await on_separate_threads(app, probe, 3)
         assert pool.idle == 3
         assert thread_db.still_open == 3
     assert run.types == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert pool.idle == 0
-    for key in keys:
-        assert await ended(key)
-    assert thread_db.still_open == 0
+    await assert_closed(thread_db, *keys)
 
     # A request served after the shutdown (a straggler) gets a thread that is not kept.
     key = (await get(app, "/db")).thread
     assert pool.idle == 0
-    assert await ended(key)
-    assert thread_db.still_open == 0
+    await assert_closed(thread_db, key)
 
 
 @needs_executor
@@ -691,8 +659,7 @@ async def test_a_request_in_flight_at_shutdown_gets_its_thread_closed_when_it_en
     probe.release.set()
     assert (await asyncio.wait_for(request, TIMEOUT)).thread == probe.blocked_on
     assert pool.idle == 0
-    assert await ended(probe.blocked_on)
-    assert thread_db.still_open == 0
+    await assert_closed(thread_db, probe.blocked_on)
 
 
 @needs_executor
@@ -707,8 +674,7 @@ async def test_a_failed_lifespan_shutdown_still_closes_the_pool(
         key = (await get(app, "/db")).thread
     assert run.types == ["lifespan.startup.complete", "lifespan.shutdown.failed"]
     assert pool.idle == 0
-    assert await ended(key)
-    assert thread_db.still_open == 0
+    await assert_closed(thread_db, key)
 
 
 EXIT_SCRIPT = """
