@@ -6,6 +6,7 @@ Tests run against the built wheel (not the source tree), so packaging mistakes f
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -186,3 +187,17 @@ def soak(session: nox.Session) -> None:
     the duration and the server.
     """
     _run_integration(session, "soak", "soak-report.json")
+
+
+# The peers and the fastest server stack; the versions used are recorded in the results.
+BENCH_DEPS = ["fastapi", "uvicorn[standard]", "uvloop", "httptools", "wireup"]
+
+
+@nox.session(python="3.12")
+def bench(session: nox.Session) -> None:
+    """Benchmarks: one table, results in benchmarks/results/. `nox -s bench -- --quick`: smoke."""
+    session.install(str(ROOT), *BENCH_DEPS)
+    if shutil.which("wrk") is None:
+        session.warn("wrk not found (apt-get install wrk): using benchmarks/loadgen.py instead")
+    session.chdir(ROOT)
+    session.run("python", "-m", "benchmarks.run", *session.posargs, env={"PYTHONPATH": str(ROOT)})

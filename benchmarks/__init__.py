@@ -1,0 +1,1 @@
+"""The benchmark suite of django-lifespan-di: ``nox -s bench`` (see ``benchmarks/README.md``)."""

@@ -1,0 +1,645 @@
+"""Run every benchmark of issue #6, print one table, write ``benchmarks/results/``.
+
+``python -m benchmarks.run`` (what ``nox -s bench`` runs) or ``python -m benchmarks.run --quick``
+for a smoke run of a few seconds per variant. Sections:
+
+1. proxy: a view that fetches a 64-byte body from a local aiohttp upstream, five ways;
+2. handler: a constant-response async view under Django's ASGIHandler and ours;
+3. injection: ns per call of an injected async view, in process;
+4. lifecycle: start and stop of 10 independent resources of 100 ms each.
+
+The HTTP sections restart the server for every run, warm it up, then measure with ``wrk`` (or
+``benchmarks.loadgen``) at fixed concurrency; the variants are interleaved, round after round,
+in a rotating order, so that drift of a noisy machine spreads over all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks import httpbench, inject_cost, machine
+from benchmarks.apps.sessions import POOL_SIZE
+from benchmarks.httpbench import Variant
+from benchmarks.serve import loop_and_http
+
+RESULTS = Path(__file__).resolve().parent / "results"
+_STOCK_APP = "benchmarks.apps.asgi_stock:application"
+_OURS_APP = "benchmarks.apps.asgi_lifespan:application"
+_PLAIN = "benchmarks.apps.settings_plain"
+_DI = "benchmarks.apps.settings_di"
+
+_FASTAPI_APP = "benchmarks.apps.fastapi_app:app"
+_RAW_APP = "benchmarks.apps.raw_asgi:app"
+
+PROXY = [
+    Variant(
+        "a", "a. Django, new ClientSession per request", _STOCK_APP, "/per-request", "auto", _PLAIN
+    ),
+    Variant("b", "b. Django, module-global session + Lock", _STOCK_APP, "/global", "auto", _PLAIN),
+    Variant("c", "c. Django + django-lifespan-di", _OURS_APP, "/injected", "on", _DI),
+    Variant("d", "d. FastAPI, lifespan session + Depends", _FASTAPI_APP, "/proxy"),
+    Variant("e", "e. raw ASGI, global session (ceiling)", _RAW_APP, "/proxy"),
+]
+HANDLER = [
+    Variant("stock", "Django ASGIHandler (stock)", _STOCK_APP, "/const", "auto", _DI),
+    Variant("ours", "LifespanASGIHandler (ours)", _OURS_APP, "/const", "on", _DI),
+]
+SECTIONS = ("inject", "lifecycle", "proxy", "handler")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    quick: bool
+    rounds: int
+    warmup: int
+    seconds: int
+    connections: int
+    loadgen: str
+    sections: tuple[str, ...]
+    retries: int
+    noise: float
+
+
+def _spread(values: Sequence[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def _run_http(
+    variants: list[Variant],
+    settings: Settings,
+    upstream: httpbench.Upstream,
+    load: httpbench.LoadGenerator,
+    workdir: Path,
+    name: str,
+) -> dict[str, list[httpbench.Run]]:
+    runs: dict[str, list[httpbench.Run]] = {variant.key: [] for variant in variants}
+    for round_ in range(settings.rounds):
+        shift = round_ % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            run = httpbench.measure_quietly(
+                variant,
+                round_,
+                upstream,
+                load,
+                workdir,
+                warmup=settings.warmup,
+                seconds=settings.seconds,
+                retries=settings.retries,
+                noise=settings.noise,
+            )
+            runs[variant.key].append(run)
+            _progress(
+                f"{name} round {round_ + 1}/{settings.rounds} {variant.key}: {run.rps:8.0f} req/s"
+                f"  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:7.2f} ms"
+                f"  upstream conns {run.upstream_connections}"
+                f"  other work on CPU {httpbench.SERVER_CPU} {run.foreign_cpu:.0%}"
+                + (f" (best of {run.attempts} attempts)" if run.attempts > 1 else "")
+            )
+    return runs
+
+
+def _summarize_http(
+    variants: list[Variant], runs: dict[str, list[httpbench.Run]]
+) -> dict[str, dict[str, Any]]:
+    summary: dict[str, dict[str, Any]] = {}
+    for variant in variants:
+        mine = runs[variant.key]
+        upstream_requests = sum(run.upstream_requests for run in mine)
+        summary[variant.key] = {
+            "label": variant.label,
+            "app": variant.app,
+            "path": variant.path,
+            "settings": variant.settings,
+            "rps": _spread([run.rps for run in mine]),
+            "p50_ms": _spread([run.p50_ms for run in mine]),
+            "p99_ms": _spread([run.p99_ms for run in mine]),
+            "upstream_connections_per_run": [run.upstream_connections for run in mine],
+            "upstream_requests_per_run": [run.upstream_requests for run in mine],
+            # Over each server's whole life: every connection it opened, every request it made.
+            "connections_per_upstream_request": (
+                sum(run.upstream_connections for run in mine) / upstream_requests
+                if upstream_requests
+                else None
+            ),
+            "server_cpu": statistics.median(run.server_cpu for run in mine),
+            "server_cpu_us_per_request": _spread([run.server_cpu_us_per_request for run in mine]),
+            "foreign_cpu": statistics.median(run.foreign_cpu for run in mine),
+            "load_cpu": statistics.median(run.upstream_cpu + run.loadgen_cpu for run in mine),
+            "errors": sum(run.errors + run.non_2xx for run in mine),
+            "runs": [dataclasses.asdict(run) for run in mine],
+        }
+    return summary
+
+
+def _paired(
+    runs: dict[str, list[httpbench.Run]], key: str, base: str, metric: str
+) -> dict[str, float]:
+    """Ratio of the medians, and the range of the per-round ratios (run next to each other)."""
+    mine = [getattr(run, metric) for run in runs[key]]
+    theirs = [getattr(run, metric) for run in runs[base]]
+    per_round = [m / t for m, t in zip(mine, theirs, strict=True)]
+    return {
+        "ratio": statistics.median(mine) / statistics.median(theirs),
+        "min": min(per_round),
+        "max": max(per_round),
+    }
+
+
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _target(name: str, measured: str, target: str, met: bool) -> dict[str, Any]:
+    return {"name": name, "measured": measured, "target": target, "met": met}
+
+
+def run_all(settings: Settings) -> dict[str, Any]:
+    root = Path(__file__).resolve().parent.parent
+    started = time.time()
+    result: dict[str, Any] = {
+        "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "mode": "quick" if settings.quick else "full",
+        "machine": machine.describe(root),
+        "sections": {},
+        "targets": [],
+    }
+    httpbench.pin_self()
+    loop, http = loop_and_http()
+    sections = result["sections"]
+    targets = result["targets"]
+
+    if "inject" in settings.sections:
+        _progress("injection cost (in process) ...")
+        injection = httpbench.run_module("benchmarks.inject_cost", settings.quick)
+        sections["injection"] = injection
+        overhead = injection["ours_overhead_ns"]
+        targets.append(
+            _target(
+                "injection overhead of one LifespanResource",
+                f"{overhead:.0f} ns",
+                "<= 1000 ns",
+                overhead <= 1000,
+            )
+        )
+        ratio = injection["stock_async_over_ours"]
+        targets.append(
+            _target(
+                "stock async Resource overhead / ours",
+                f"{ratio:.1f}x",
+                ">= 25x",
+                ratio >= 25,
+            )
+        )
+
+    if "lifecycle" in settings.sections:
+        _progress("startup/shutdown of 10 x 100 ms resources ...")
+        lifecycle = httpbench.run_module("benchmarks.lifecycle_cost", settings.quick)
+        sections["lifecycle"] = lifecycle
+        for phase in ("startup", "shutdown"):
+            ms = lifecycle[f"ours_{phase}"]["ms"]
+            targets.append(
+                _target(f"Lifecycle {phase}, 10 x 100 ms", f"{ms:.0f} ms", "< 300 ms", ms < 300)
+            )
+
+    http_sections = [s for s in ("proxy", "handler") if s in settings.sections]
+    if http_sections:
+        load = httpbench.LoadGenerator(settings.connections, settings.loadgen)
+        result["method"] = {
+            "server": f"uvicorn, 1 worker, no access log, loop={loop}, http={http}",
+            "load_generator": load.describe(),
+            "connections": settings.connections,
+            "warmup_s": settings.warmup,
+            "measure_s": settings.seconds,
+            "rounds": settings.rounds,
+            "pinning": httpbench.pinning_description(),
+            "pool_size": POOL_SIZE,
+            "order": "variants interleaved, rotating order each round; a fresh server each run",
+            "noise": (
+                f"a run during which other work took more than {settings.noise:.0%} of the "
+                f"server's CPU is measured again, up to {settings.retries} more time(s); the "
+                "least disturbed attempt is kept"
+            ),
+        }
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-") as tmp,
+            httpbench.running_upstream(Path(tmp)) as upstream,
+        ):
+            workdir = Path(tmp)
+            if "proxy" in settings.sections:
+                runs = _run_http(PROXY, settings, upstream, load, workdir, "proxy")
+                proxy = _summarize_http(PROXY, runs)
+                ratios = {
+                    key: {
+                        "vs_b": _paired(runs, key, "b", "rps"),
+                        "vs_e": _paired(runs, key, "e", "rps"),
+                    }
+                    for key in runs
+                }
+                p99 = _paired(runs, "c", "b", "p99_ms")
+                sections["proxy"] = {"variants": proxy, "ratios": ratios, "p99_c_vs_b": p99}
+                throughput = ratios["c"]["vs_b"]["ratio"]
+                targets.append(
+                    _target(
+                        "(c)/(b) throughput", f"{throughput:.3f}", ">= 0.97", throughput >= 0.97
+                    )
+                )
+                targets.append(
+                    _target(
+                        "(c)/(b) p99 latency",
+                        f"{p99['ratio']:.3f}",
+                        "<= 1.10",
+                        p99["ratio"] <= 1.10,
+                    )
+                )
+                most = max(proxy["c"]["upstream_connections_per_run"])
+                targets.append(
+                    _target(
+                        "(c) upstream connections per server run",
+                        f"max {most}",
+                        f"<= {POOL_SIZE} (pool size)",
+                        most <= POOL_SIZE,
+                    )
+                )
+                per_request = proxy["a"]["connections_per_upstream_request"] or 0.0
+                targets.append(
+                    _target(
+                        "(a) upstream connections per request",
+                        f"{per_request:.3f}",
+                        "one per request (>= 0.99)",
+                        per_request >= 0.99,
+                    )
+                )
+            if "handler" in settings.sections:
+                runs = _run_http(HANDLER, settings, upstream, load, workdir, "handler")
+                handler = _summarize_http(HANDLER, runs)
+                ratio = _paired(runs, "ours", "stock", "rps")
+                p99 = _paired(runs, "ours", "stock", "p99_ms")
+                sections["handler"] = {"variants": handler, "ratio": ratio, "p99_ratio": p99}
+                targets.append(
+                    _target(
+                        "our handler / stock handler, constant view",
+                        f"{ratio['ratio']:.3f}",
+                        ">= 0.97",
+                        ratio["ratio"] >= 0.97,
+                    )
+                )
+
+    result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    result["seconds"] = round(time.time() - started, 1)
+    return result
+
+
+# -- the table ----------------------------------------------------------------------------
+
+COLUMNS = (
+    "Benchmark / variant",
+    "Median",
+    "Min-max",
+    "p50 / p99 ms",
+    "CPU us/req",
+    "Ratio",
+    "Target",
+    "Verdict",
+)
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "NOT MET"
+
+
+def _num(value: float, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}"
+
+
+def _row(
+    label: str,
+    median: str = "",
+    spread: str = "",
+    latency: str = "",
+    cpu: str = "",
+    ratio: str = "",
+    target: str = "",
+    verdict: str = "",
+) -> tuple[str, ...]:
+    return ("  " + label, median, spread, latency, cpu, ratio, target, verdict)
+
+
+def _http_row(
+    entry: dict[str, Any], ratio: str, target: str = "", verdict: str = ""
+) -> tuple[str, ...]:
+    rps, p50, p99 = entry["rps"], entry["p50_ms"], entry["p99_ms"]
+    errors = f" [{entry['errors']} errors]" if entry["errors"] else ""
+    return _row(
+        entry["label"] + errors,
+        f"{_num(rps['median'])} req/s",
+        f"{_num(rps['min'])}-{_num(rps['max'])}",
+        f"{p50['median']:.1f} / {p99['median']:.1f}",
+        _num(entry["server_cpu_us_per_request"]["median"]),
+        ratio,
+        target,
+        verdict,
+    )
+
+
+def _proxy_rows(result: dict[str, Any], verdicts: dict[str, str]) -> list[tuple[str, ...] | str]:
+    proxy, method = result["sections"]["proxy"], result["method"]
+    rows: list[tuple[str, ...] | str] = [
+        f"1. Proxy: view fetches 64 B from a local aiohttp upstream "
+        f"(wrk -c{method['connections']}, {method['rounds']} x {method['measure_s']} s)"
+    ]
+    for key, entry in proxy["variants"].items():
+        vs_b, vs_e = proxy["ratios"][key]["vs_b"], proxy["ratios"][key]["vs_e"]
+        if key == "c":
+            ratio = (
+                f"{vs_b['ratio']:.3f}x b ({vs_b['min']:.2f}-{vs_b['max']:.2f}), "
+                f"{vs_e['ratio']:.2f}x e"
+            )
+            rows.append(_http_row(entry, ratio, ">= 0.97x b", verdicts["(c)/(b) throughput"]))
+        else:
+            rows.append(_http_row(entry, f"{vs_b['ratio']:.2f}x b, {vs_e['ratio']:.2f}x e"))
+    p99 = proxy["p99_c_vs_b"]
+    rows.append(
+        _row(
+            "(c) p99 vs (b) p99",
+            f"{proxy['variants']['c']['p99_ms']['median']:.1f} ms",
+            ratio=f"{p99['ratio']:.3f}x ({p99['min']:.2f}-{p99['max']:.2f})",
+            target="<= 1.10x",
+            verdict=verdicts["(c)/(b) p99 latency"],
+        )
+    )
+    for key, entry in proxy["variants"].items():
+        conns = entry["upstream_connections_per_run"]
+        per_request = entry["connections_per_upstream_request"]
+        target, verdict = "", ""
+        if key == "c":
+            target = f"<= {method['pool_size']} (pool)"
+            verdict = verdicts["(c) upstream connections per server run"]
+        elif key == "a":
+            target = "1 per request"
+            verdict = verdicts["(a) upstream connections per request"]
+        rows.append(
+            _row(
+                f"({key}) upstream TCP connections per server run",
+                _num(statistics.median(conns)),
+                f"{_num(min(conns))}-{_num(max(conns))}",
+                ratio=f"{per_request:.3f} per upstream request" if per_request else "",
+                target=target,
+                verdict=verdict,
+            )
+        )
+    return rows
+
+
+def _handler_rows(result: dict[str, Any], verdicts: dict[str, str]) -> list[tuple[str, ...] | str]:
+    handler, method = result["sections"]["handler"], result["method"]
+    ratio = handler["ratio"]
+    return [
+        f"2. Handler: constant 64 B async view (wrk -c{method['connections']}, "
+        f"{method['rounds']} x {method['measure_s']} s)",
+        _http_row(handler["variants"]["stock"], "1.00x"),
+        _http_row(
+            handler["variants"]["ours"],
+            f"{ratio['ratio']:.3f}x stock ({ratio['min']:.2f}-{ratio['max']:.2f})",
+            ">= 0.97x",
+            verdicts["our handler / stock handler, constant view"],
+        ),
+    ]
+
+
+def _injection_rows(
+    result: dict[str, Any], verdicts: dict[str, str]
+) -> list[tuple[str, ...] | str]:
+    injection = result["sections"]["injection"]
+    rows: list[tuple[str, ...] | str] = [
+        f"3. Injection, in process: ns per call of an async view "
+        f"({injection['repeats']} x {injection['iterations']:,} calls, {injection['loop']})"
+    ]
+    for key, entry in injection["rows"].items():
+        target, verdict = "", ""
+        if key == "ours":
+            target = "overhead <= 1,000 ns"
+            verdict = verdicts["injection overhead of one LifespanResource"]
+        rows.append(
+            _row(
+                entry["label"],
+                f"{_num(entry['ns'])} ns",
+                f"{_num(entry['min'])}-{_num(entry['max'])}",
+                ratio=f"{entry['vs_plain']:.1f}x plain, +{_num(entry['overhead_ns'])} ns",
+                target=target,
+                verdict=verdict,
+            )
+        )
+    for key, reason in injection["skipped"].items():
+        rows.append(_row(inject_cost.VARIANTS[key], "skipped", reason[:40]))
+    rows.append(
+        _row(
+            "overhead: stock async Resource / ours",
+            ratio=f"{injection['stock_async_over_ours']:.1f}x",
+            target=">= 25x",
+            verdict=verdicts["stock async Resource overhead / ours"],
+        )
+    )
+    rows.append(
+        _row(
+            "ours: fixed cost, then per extra resource",
+            f"{_num(injection['ours_fixed_ns'])} ns",
+            ratio=f"+{_num(injection['ours_marginal_ns_per_resource'])} ns per extra resource",
+        )
+    )
+    return rows
+
+
+def _lifecycle_rows(
+    result: dict[str, Any], verdicts: dict[str, str]
+) -> list[tuple[str, ...] | str]:
+    lifecycle = result["sections"]["lifecycle"]
+    rows: list[tuple[str, ...] | str] = [
+        f"4. Startup/shutdown: {lifecycle['resources']} independent resources of "
+        f"{lifecycle['delay_ms']:.0f} ms each ({lifecycle['repeats']} repeats)"
+    ]
+    labels = {
+        "ours_startup": "Lifecycle.startup() (ours)",
+        "ours_shutdown": "Lifecycle.shutdown() (ours)",
+        "stock_startup": "container.init_resources() (dependency-injector)",
+        "stock_shutdown": "container.shutdown_resources() (dependency-injector)",
+    }
+    for key, label in labels.items():
+        entry = lifecycle[key]
+        target, verdict = "", ""
+        if key.startswith("ours"):
+            target = "< 300 ms"
+            verdict = verdicts[f"Lifecycle {key.split('_')[1]}, 10 x 100 ms"]
+        rows.append(
+            _row(
+                label,
+                f"{entry['ms']:.1f} ms",
+                f"{entry['min']:.1f}-{entry['max']:.1f}",
+                target=target,
+                verdict=verdict,
+            )
+        )
+    return rows
+
+
+def table_rows(result: dict[str, Any]) -> list[tuple[str, ...] | str]:
+    """Rows of the one table; a bare string is a section heading."""
+    verdicts = {target["name"]: _verdict(target["met"]) for target in result["targets"]}
+    rows: list[tuple[str, ...] | str] = []
+    for section, build in (
+        ("proxy", _proxy_rows),
+        ("handler", _handler_rows),
+        ("injection", _injection_rows),
+        ("lifecycle", _lifecycle_rows),
+    ):
+        if section in result["sections"]:
+            rows += build(result, verdicts)
+    return rows
+
+
+def render_text(rows: list[tuple[str, ...] | str]) -> str:
+    cells = [row for row in rows if isinstance(row, tuple)]
+    widths = [max(len(str(c)) for c in column) for column in zip(COLUMNS, *cells, strict=True)]
+    rule = "-+-".join("-" * width for width in widths)
+
+    def line(row: Sequence[str]) -> str:
+        return " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+
+    out = [line(COLUMNS), rule]
+    for row in rows:
+        out.append(line(row) if isinstance(row, tuple) else row)
+    return "\n".join(out)
+
+
+def render_markdown(result: dict[str, Any], rows: list[tuple[str, ...] | str]) -> str:
+    def escape(cell: str) -> str:
+        return cell.replace("|", "\\|")
+
+    lines = [
+        f"# Benchmarks ({result['mode']} run, {result['generated']})",
+        "",
+        f"Machine: {machine.one_line(result['machine'])}.",
+        f"Load average before / after: {result['machine']['load_average_before']} / "
+        f"{result['machine']['load_average_after']}. Commit: {result['machine']['git']}.",
+        "",
+    ]
+    if result["mode"] == "quick":
+        lines += ["**Quick smoke run: too short for the numbers to mean anything.**", ""]
+    if "method" in result:
+        method = result["method"]
+        lines += [
+            f"HTTP: {method['server']}; load: {method['load_generator']}, "
+            f"{method['warmup_s']} s warm-up then {method['measure_s']} s measured per run, "
+            f"{method['rounds']} rounds, {method['order']}; {method['noise']}. "
+            f"Pinning: {method['pinning']}. "
+            "Ratios: of the medians; in brackets the range of the per-round ratios.",
+            "",
+        ]
+    lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        if isinstance(row, str):
+            lines.append(f"| **{escape(row)}** |" + " |" * (len(COLUMNS) - 1))
+        else:
+            lines.append("| " + " | ".join(escape(cell.strip()) for cell in row) + " |")
+    lines += ["", "## Targets", ""]
+    for target in result["targets"]:
+        lines.append(
+            f"- {target['name']}: {target['measured']} (target {target['target']}): "
+            f"**{_verdict(target['met'])}**"
+        )
+    for name in ("proxy", "handler"):
+        if name not in result["sections"]:
+            continue
+        lines += [
+            "",
+            f"## CPU during the measured windows ({name}, medians)",
+            "",
+            "Server CPU below 100% means the server waited (Django hands each request to",
+            "threads); upstream + load generator near 100% would mean they were the bottleneck;",
+            "other work on the server's CPU is noise from outside the benchmark.",
+            "",
+            "| Variant | server CPU | CPU us/request (min-max) | upstream + load generator "
+            "| other work on the server's CPU |",
+            "|---|---|---|---|---|",
+        ]
+        for entry in result["sections"][name]["variants"].values():
+            cpu = entry["server_cpu_us_per_request"]
+            lines.append(
+                f"| {entry['label']} | {entry['server_cpu']:.0%} "
+                f"| {cpu['median']:.0f} ({cpu['min']:.0f}-{cpu['max']:.0f}) "
+                f"| {entry['load_cpu']:.0%} | {entry['foreign_cpu']:.0%} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run, a few seconds a variant")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (5; quick: 1)")
+    parser.add_argument("--warmup", type=int, help="warm-up seconds per run (3; quick: 1)")
+    parser.add_argument("--seconds", type=int, help="measured seconds per run (10; quick: 2)")
+    parser.add_argument("--connections", type=int, default=64, help="concurrency (64)")
+    parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run only these")
+    parser.add_argument(
+        "--retries", type=int, help="re-measure a disturbed run up to N more times (1; quick: 0)"
+    )
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=0.10,
+        help="share of the server's CPU taken by other work that counts as disturbed (0.10)",
+    )
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    defaults: Callable[[int | None, int, int], int] = lambda given, full, quick: (  # noqa: E731
+        given if given is not None else (quick if args.quick else full)
+    )
+    settings = Settings(
+        quick=args.quick,
+        rounds=defaults(args.rounds, 5, 1),
+        warmup=defaults(args.warmup, 3, 1),
+        seconds=defaults(args.seconds, 10, 2),
+        connections=args.connections,
+        loadgen=args.loadgen,
+        sections=tuple(args.only or SECTIONS),
+        retries=defaults(args.retries, 1, 0),
+        noise=args.noise,
+    )
+    result = run_all(settings)
+    rows = table_rows(result)
+    text = render_text(rows)
+    result["table"] = text
+    print()
+    print(f"Machine: {machine.one_line(result['machine'])}")
+    if "method" in result:
+        method = result["method"]
+        print(f"HTTP: {method['server']}; {method['load_generator']}; {method['pinning']}")
+    print(text)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    # A smoke run must not overwrite the real results.
+    stem = "quick" if args.quick else "latest"
+    _write(args.results_dir / f"{stem}.json", json.dumps(result, indent=2) + "\n")
+    _write(args.results_dir / f"{stem}.md", render_markdown(result, rows))
+    print(f"\nwrote {args.results_dir / stem}.json and .md ({result['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
