@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import json
 import time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 
@@ -27,8 +27,8 @@ class _Connection(asyncio.Protocol):
         self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports do not subclass asyncio.Transport, but have its methods.
+        self.transport = cast(asyncio.Transport, transport)
         self._send()
 
     def _send(self) -> None:
