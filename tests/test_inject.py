@@ -222,3 +222,27 @@ async def test_a_failing_provider_leaves_no_unawaited_start_behind(
 
 def _refuse() -> None:
     raise RuntimeError("refused, as planned")
+
+
+@pytest.mark.asyncio
+async def test_a_failing_provider_leaves_a_stock_resource_start_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stock async Resource's start (already a Task) is left to finish, not abandoned."""
+    container = containers.DynamicContainer()
+    container.first = providers.Resource(_stock_value)
+    container.second = providers.Callable(_refuse)
+    monkeypatch.setattr(_container._registry, "container", container)
+
+    @inject
+    async def both(a: Any = Provide["first"], b: Any = Provide["second"]) -> Any:
+        return a, b
+
+    with pytest.raises(RuntimeError, match="refused"):
+        both()
+    assert await container.first() == "stock value"
+    await container.shutdown_resources()
+
+
+async def _stock_value() -> str:
+    return "stock value"
