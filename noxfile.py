@@ -190,7 +190,7 @@ def soak(session: nox.Session) -> None:
 
 
 # The peers and the fastest server stack; the versions used are recorded in the results.
-BENCH_DEPS = ["fastapi", "uvicorn[standard]", "uvloop", "httptools", "wireup"]
+BENCH_DEPS = ["fastapi", "uvicorn[standard]", "uvloop", "httptools", "wireup", "psycopg[binary]"]
 
 
 @nox.session(python="3.12")

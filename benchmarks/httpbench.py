@@ -19,10 +19,10 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_CPU = 0
@@ -42,6 +42,7 @@ class Variant:
     path: str
     lifespan: str = "on"
     settings: str | None = None
+    env: tuple[tuple[str, str], ...] = ()  # more environment for the server process
 
 
 @dataclass
@@ -68,8 +69,21 @@ class Run:
     window_requests: int
     exit_code: int | None
     server_cpus_allowed: str
+    warmup_requests: int = 0
+    load_core_busy: float = 0.0  # CPU 1 (load generator, upstream, database) busy share
     attempts: int = 1
     stderr_tail: list[str] = field(default_factory=list)  # the server's log (warnings and up)
+    extra: dict[str, Any] = field(default_factory=dict)  # what a Watch observed
+
+
+class Watch(Protocol):
+    """Something observed around each server's life (database connections, threads)."""
+
+    def before_start(self) -> None: ...
+
+    def watch(self, server_pid: int) -> None: ...
+
+    def after_stop(self) -> dict[str, Any]: ...
 
 
 # Read once: pin_self() narrows this process's own affinity later.
@@ -96,15 +110,15 @@ def pin_self() -> None:
         os.sched_setaffinity(0, {LOAD_CPU})
 
 
-def _pinned(command: list[str], cpu: int) -> list[str]:
+def pinned(command: list[str], cpu: int) -> list[str]:
     if not can_pin():
         return command
     if shutil.which("taskset"):
         return ["taskset", "-c", str(cpu), *command]
-    return command  # pinned in _preexec instead
+    return command  # pinned in preexec instead
 
 
-def _preexec(cpu: int) -> Any:
+def preexec(cpu: int) -> Any:
     if not can_pin() or shutil.which("taskset"):
         return None
     return lambda: os.sched_setaffinity(0, {cpu})
@@ -171,14 +185,14 @@ class Upstream:
         self.log = workdir / "upstream.log"
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                _pinned(
+                pinned(
                     [sys.executable, "-m", "benchmarks.upstream", "--port-file", str(port_file)],
                     LOAD_CPU,
                 ),
                 env=child_env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_preexec(LOAD_CPU),
+                preexec_fn=preexec(LOAD_CPU),
             )
         ports = json.loads(_wait_for_file(port_file, self.process, 30))
         self.url = f"http://127.0.0.1:{ports['data']}"
@@ -204,7 +218,7 @@ def running_upstream(workdir: Path) -> Iterator[Upstream]:
 
 
 @contextmanager
-def running_server(variant: Variant, upstream: Upstream, workdir: Path) -> Iterator[Server]:
+def running_server(variant: Variant, upstream: Upstream | None, workdir: Path) -> Iterator[Server]:
     server = Server(variant, upstream, workdir)
     try:
         server.wait_ready()
@@ -216,12 +230,14 @@ def running_server(variant: Variant, upstream: Upstream, workdir: Path) -> Itera
 class Server:
     """One uvicorn process serving one variant, alone on the server CPU."""
 
-    def __init__(self, variant: Variant, upstream: Upstream, workdir: Path) -> None:
+    def __init__(self, variant: Variant, upstream: Upstream | None, workdir: Path) -> None:
         self.variant = variant
         port_file = workdir / f"server-{variant.key}.port"
         port_file.unlink(missing_ok=True)
         self.log = workdir / f"server-{variant.key}.log"
-        extra = {"BENCH_UPSTREAM_URL": upstream.url}
+        extra = dict(variant.env)
+        if upstream is not None:
+            extra["BENCH_UPSTREAM_URL"] = upstream.url
         if variant.settings:
             extra["DJANGO_SETTINGS_MODULE"] = variant.settings
         command = [
@@ -236,11 +252,11 @@ class Server:
         ]
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                _pinned(command, SERVER_CPU),
+                pinned(command, SERVER_CPU),
                 env=child_env(extra),
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_preexec(SERVER_CPU),
+                preexec_fn=preexec(SERVER_CPU),
             )
         port = int(_wait_for_file(port_file, self.process, 60))
         self.url = f"http://127.0.0.1:{port}{variant.path}"
@@ -341,12 +357,12 @@ class LoadGenerator:
             ]
         began = time.perf_counter()
         process = subprocess.Popen(
-            _pinned(command, LOAD_CPU),
+            pinned(command, LOAD_CPU),
             env=child_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            preexec_fn=_preexec(LOAD_CPU),
+            preexec_fn=preexec(LOAD_CPU),
         )
         assert process.stdout is not None
         assert process.stderr is not None
@@ -358,6 +374,8 @@ class LoadGenerator:
         if process.returncode != 0:
             raise RuntimeError(f"{command} failed ({process.returncode}):\n{output}\n{error}")
         result = parse_wrk(output) if self.wrk else json.loads(output)
+        if not result["requests"]:
+            raise RuntimeError(f"{command} completed no request:\n{output}\n{error}")
         result["loadgen_cpu"] = (usage.ru_utime + usage.ru_stime) / elapsed
         return result
 
@@ -366,11 +384,11 @@ def run_module(module: str, quick: bool) -> dict[str, Any]:
     """Run an in-process benchmark module in a process of its own, on the server's CPU."""
     command = [sys.executable, "-m", module, *(["--quick"] if quick else [])]
     completed = subprocess.run(
-        _pinned(command, SERVER_CPU),
+        pinned(command, SERVER_CPU),
         env=child_env(),
         capture_output=True,
         text=True,
-        preexec_fn=_preexec(SERVER_CPU),
+        preexec_fn=preexec(SERVER_CPU),
         check=False,
     )
     if completed.returncode != 0:
@@ -381,7 +399,7 @@ def run_module(module: str, quick: bool) -> dict[str, Any]:
 def measure_quietly(
     variant: Variant,
     round_: int,
-    upstream: Upstream,
+    upstream: Upstream | None,
     load: LoadGenerator,
     workdir: Path,
     *,
@@ -389,6 +407,7 @@ def measure_quietly(
     seconds: int,
     retries: int,
     noise: float,
+    watch: Watch | None = None,
 ) -> Run:
     """Measure; while other work took more than ``noise`` of the server's CPU, measure again.
 
@@ -397,7 +416,9 @@ def measure_quietly(
     """
     best: Run | None = None
     for attempt in range(1 + retries):
-        run = measure(variant, round_, upstream, load, workdir, warmup=warmup, seconds=seconds)
+        run = measure(
+            variant, round_, upstream, load, workdir, warmup=warmup, seconds=seconds, watch=watch
+        )
         if best is None or run.foreign_cpu < best.foreign_cpu:
             best = run
         best.attempts = attempt + 1
@@ -407,34 +428,59 @@ def measure_quietly(
     return best
 
 
+def _upstream_stats(upstream: Upstream | None) -> tuple[int, int]:
+    return upstream.stats() if upstream is not None else (0, 0)
+
+
+def _upstream_cpu(upstream: Upstream | None) -> float:
+    return cpu_seconds(upstream.process.pid) if upstream is not None else 0.0
+
+
 def measure(
     variant: Variant,
     round_: int,
-    upstream: Upstream,
+    upstream: Upstream | None,
     load: LoadGenerator,
     workdir: Path,
     *,
     warmup: int,
     seconds: int,
+    watch: Watch | None = None,
 ) -> Run:
-    """Start the variant's server, warm it up, measure it, stop it; count upstream connections."""
-    connections_before, requests_before = upstream.stats()
-    with running_server(variant, upstream, workdir) as server:
-        allowed = cpus_allowed(server.process.pid)
-        warm = load.run(server.url, warmup)
-        window_connections, window_requests = upstream.stats()
-        server_cpu = cpu_seconds(server.process.pid)
-        upstream_cpu = cpu_seconds(upstream.process.pid)
-        core_busy = cpu_busy_seconds(SERVER_CPU)
-        began = time.perf_counter()
-        result = load.run(server.url, seconds)
-        elapsed = time.perf_counter() - began
-        server_seconds = cpu_seconds(server.process.pid) - server_cpu
-        # Anything else that ran on the server's CPU meanwhile: other tenants' noise.
-        foreign = cpu_busy_seconds(SERVER_CPU) - core_busy - server_seconds
-        upstream_cpu = (cpu_seconds(upstream.process.pid) - upstream_cpu) / elapsed
-        connections, requests = upstream.stats()
-    connections_after, requests_after = upstream.stats()
+    """Start the variant's server, warm it up, measure it, stop it; count upstream connections.
+
+    A ``watch`` is told before the server starts, once it answers, and after it stopped.
+    """
+    connections_before, requests_before = _upstream_stats(upstream)
+    if watch is not None:
+        watch.before_start()
+    try:
+        with running_server(variant, upstream, workdir) as server:
+            if watch is not None:
+                watch.watch(server.process.pid)
+            allowed = cpus_allowed(server.process.pid)
+            warm = load.run(server.url, warmup)
+            window_connections, window_requests = _upstream_stats(upstream)
+            server_cpu = cpu_seconds(server.process.pid)
+            upstream_cpu = _upstream_cpu(upstream)
+            core_busy = cpu_busy_seconds(SERVER_CPU)
+            load_busy = cpu_busy_seconds(LOAD_CPU)
+            began = time.perf_counter()
+            result = load.run(server.url, seconds)
+            elapsed = time.perf_counter() - began
+            server_seconds = cpu_seconds(server.process.pid) - server_cpu
+            # Anything else that ran on the server's CPU meanwhile: other tenants' noise.
+            foreign = cpu_busy_seconds(SERVER_CPU) - core_busy - server_seconds
+            load_busy = (cpu_busy_seconds(LOAD_CPU) - load_busy) / elapsed
+            upstream_cpu = (_upstream_cpu(upstream) - upstream_cpu) / elapsed
+            connections, requests = _upstream_stats(upstream)
+    except BaseException:
+        if watch is not None:
+            with suppress(Exception):  # the failure that matters is the one propagating
+                watch.after_stop()
+        raise
+    extra = watch.after_stop() if watch is not None else {}
+    connections_after, requests_after = _upstream_stats(upstream)
     return Run(
         variant=variant.key,
         round=round_,
@@ -456,5 +502,8 @@ def measure(
         window_requests=requests - window_requests,
         exit_code=server.exit_code,
         server_cpus_allowed=allowed,
+        warmup_requests=warm["requests"],
+        load_core_busy=load_busy,
         stderr_tail=server.stderr_tail(),
+        extra=extra,
     )

@@ -1,4 +1,4 @@
-"""Run every benchmark of issue #6, print one table, write ``benchmarks/results/``.
+"""Run every benchmark of issues #6 and #7, print one table, write ``benchmarks/results/``.
 
 ``python -m benchmarks.run`` (what ``nox -s bench`` runs) or ``python -m benchmarks.run --quick``
 for a smoke run of a few seconds per variant. Sections:
@@ -6,16 +6,22 @@ for a smoke run of a few seconds per variant. Sections:
 1. proxy: a view that fetches a 64-byte body from a local aiohttp upstream, five ways;
 2. handler: a constant-response async view under Django's ASGIHandler and ours;
 3. injection: ns per call of an injected async view, in process;
-4. lifecycle: start and stop of 10 independent resources of 100 ms each.
+4. lifecycle: start and stop of 10 independent resources of 100 ms each;
+5. threads: reusable request threads (REQUEST_THREADS) off and on against Django's handler, on
+   a constant async view and on a one-query ORM view over a PostgreSQL the benchmark starts.
 
 The HTTP sections restart the server for every run, warm it up, then measure with ``wrk`` (or
 ``benchmarks.loadgen``) at fixed concurrency; the variants are interleaved, round after round,
 in a rotating order, so that drift of a noisy machine spreads over all of them.
+
+A run of some sections (``--only``) keeps the other sections of ``results/latest.json``, each
+with the date and machine of the run that measured it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -28,8 +34,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import httpbench, inject_cost, machine
+from benchmarks import httpbench, inject_cost, machine, postgres
 from benchmarks.apps.sessions import POOL_SIZE
+from benchmarks.apps.settings_threads import REQUEST_THREADS
 from benchmarks.httpbench import Variant
 from benchmarks.serve import loop_and_http
 
@@ -38,6 +45,9 @@ _STOCK_APP = "benchmarks.apps.asgi_stock:application"
 _OURS_APP = "benchmarks.apps.asgi_lifespan:application"
 _PLAIN = "benchmarks.apps.settings_plain"
 _DI = "benchmarks.apps.settings_di"
+_THREADS = "benchmarks.apps.settings_threads"
+_ORM = "benchmarks.apps.settings_orm"
+_ORM_THREADS = "benchmarks.apps.settings_orm_threads"
 
 _FASTAPI_APP = "benchmarks.apps.fastapi_app:app"
 _RAW_APP = "benchmarks.apps.raw_asgi:app"
@@ -55,7 +65,78 @@ HANDLER = [
     Variant("stock", "Django ASGIHandler (stock)", _STOCK_APP, "/const", "auto", _DI),
     Variant("ours", "LifespanASGIHandler (ours)", _OURS_APP, "/const", "on", _DI),
 ]
-SECTIONS = ("inject", "lifecycle", "proxy", "handler")
+CONN_MAX_AGES = (0, 60)
+DEFAULT_MAX_IDLE = 16  # the library's default
+
+
+def threads_variants(connections: int, cluster: postgres.Cluster | None) -> list[Variant]:
+    """Section 5: stock, ours off, ours on with the default MAX_IDLE and with a sized one.
+
+    The sized MAX_IDLE is twice the load's connections: a connection's next request starts as
+    soon as the response is sent, while the previous request still runs its post-response
+    work (``response.close()``, ``request_finished``) on its thread, so up to about two
+    requests per connection hold a thread. The constant view always; the ORM view, for each
+    CONN_MAX_AGE, when ``cluster`` runs.
+    """
+    sized = 2 * connections
+    kinds = [
+        ("stock", "Django ASGIHandler (stock)", _STOCK_APP, "auto", False, ()),
+        ("off", "ours, REQUEST_THREADS off", _OURS_APP, "on", False, ()),
+        (
+            "on",
+            f"ours, REQUEST_THREADS on (default MAX_IDLE {DEFAULT_MAX_IDLE})",
+            _OURS_APP,
+            "on",
+            True,
+            (("BENCH_MAX_IDLE", str(DEFAULT_MAX_IDLE)),),
+        ),
+        (
+            f"on{sized}",
+            f"ours, REQUEST_THREADS on, MAX_IDLE {sized}",
+            _OURS_APP,
+            "on",
+            True,
+            (("BENCH_MAX_IDLE", str(sized)),),
+        ),
+    ]
+    variants = [
+        Variant(
+            f"const-{kind}",
+            f"constant view, {label}",
+            app,
+            "/const",
+            lifespan,
+            _THREADS if threads else _DI,
+            env=env,
+        )
+        for kind, label, app, lifespan, threads, env in kinds
+    ]
+    if cluster is not None:
+        variants += [
+            Variant(
+                f"orm{age}-{kind}",
+                f"ORM view, CONN_MAX_AGE={age}, {label}",
+                app,
+                "/item",
+                lifespan,
+                _ORM_THREADS if threads else _ORM,
+                env=(*cluster.django_env().items(), ("BENCH_CONN_MAX_AGE", str(age)), *env),
+            )
+            for age in CONN_MAX_AGES
+            for kind, label, app, lifespan, threads, env in kinds
+        ]
+    return variants
+
+
+SECTIONS = ("inject", "lifecycle", "proxy", "handler", "threads")
+# The results' key of each section (the order they are run, and listed in the targets).
+_RESULT_KEYS = {
+    "inject": "injection",
+    "lifecycle": "lifecycle",
+    "proxy": "proxy",
+    "handler": "handler",
+    "threads": "threads",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,10 +159,11 @@ def _spread(values: Sequence[float]) -> dict[str, float]:
 def _run_http(
     variants: list[Variant],
     settings: Settings,
-    upstream: httpbench.Upstream,
+    upstream: httpbench.Upstream | None,
     load: httpbench.LoadGenerator,
     workdir: Path,
     name: str,
+    watch: httpbench.Watch | None = None,
 ) -> dict[str, list[httpbench.Run]]:
     runs: dict[str, list[httpbench.Run]] = {variant.key: [] for variant in variants}
     for round_ in range(settings.rounds):
@@ -97,13 +179,20 @@ def _run_http(
                 seconds=settings.seconds,
                 retries=settings.retries,
                 noise=settings.noise,
+                watch=watch,
             )
             runs[variant.key].append(run)
+            seen = (
+                f"  upstream conns {run.upstream_connections}"
+                if upstream is not None
+                else "".join(f"  {key} {value}" for key, value in run.extra.items())
+            )
             _progress(
                 f"{name} round {round_ + 1}/{settings.rounds} {variant.key}: {run.rps:8.0f} req/s"
                 f"  p50 {run.p50_ms:6.2f} ms  p99 {run.p99_ms:7.2f} ms"
-                f"  upstream conns {run.upstream_connections}"
-                f"  other work on CPU {httpbench.SERVER_CPU} {run.foreign_cpu:.0%}"
+                + (f"  errors {run.errors + run.non_2xx}" if run.errors + run.non_2xx else "")
+                + seen
+                + f"  other work on CPU {httpbench.SERVER_CPU} {run.foreign_cpu:.0%}"
                 + (f" (best of {run.attempts} attempts)" if run.attempts > 1 else "")
             )
     return runs
@@ -121,6 +210,7 @@ def _summarize_http(
             "app": variant.app,
             "path": variant.path,
             "settings": variant.settings,
+            "env": {k: v for k, v in variant.env if not k.startswith("BENCH_PG_")},
             "rps": _spread([run.rps for run in mine]),
             "p50_ms": _spread([run.p50_ms for run in mine]),
             "p99_ms": _spread([run.p99_ms for run in mine]),
@@ -137,8 +227,17 @@ def _summarize_http(
             "foreign_cpu": statistics.median(run.foreign_cpu for run in mine),
             "load_cpu": statistics.median(run.upstream_cpu + run.loadgen_cpu for run in mine),
             "errors": sum(run.errors + run.non_2xx for run in mine),
+            "load_core_busy": statistics.median(run.load_core_busy for run in mine),
             "runs": [dataclasses.asdict(run) for run in mine],
         }
+        observed = {key for run in mine for key in run.extra}
+        for key in sorted(observed):
+            summary[variant.key][f"{key}_per_run"] = [run.extra.get(key) for run in mine]
+        if "db_sessions" in observed:
+            # The readiness probe and what wrk counted (not the requests in flight as it stops).
+            served = sum(run.requests + run.warmup_requests + 1 for run in mine)
+            sessions = sum(run.extra.get("db_sessions", 0) for run in mine)
+            summary[variant.key]["db_sessions_per_request"] = sessions / served
     return summary
 
 
@@ -160,8 +259,11 @@ def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _target(name: str, measured: str, target: str, met: bool) -> dict[str, Any]:
-    return {"name": name, "measured": measured, "target": target, "met": met}
+def _target(
+    section: str, name: str, measured: str, target: str, met: bool | None
+) -> dict[str, Any]:
+    """A target of ``section`` (a results key); ``met`` is None when it could not be measured."""
+    return {"section": section, "name": name, "measured": measured, "target": target, "met": met}
 
 
 def run_all(settings: Settings) -> dict[str, Any]:
@@ -186,6 +288,7 @@ def run_all(settings: Settings) -> dict[str, Any]:
         overhead = injection["ours_overhead_ns"]
         targets.append(
             _target(
+                "injection",
                 "injection overhead of one LifespanResource",
                 f"{overhead:.0f} ns",
                 "<= 1000 ns",
@@ -195,6 +298,7 @@ def run_all(settings: Settings) -> dict[str, Any]:
         ratio = injection["stock_async_over_ours"]
         targets.append(
             _target(
+                "injection",
                 "stock async Resource overhead / ours",
                 f"{ratio:.1f}x",
                 ">= 25x",
@@ -209,10 +313,16 @@ def run_all(settings: Settings) -> dict[str, Any]:
         for phase in ("startup", "shutdown"):
             ms = lifecycle[f"ours_{phase}"]["ms"]
             targets.append(
-                _target(f"Lifecycle {phase}, 10 x 100 ms", f"{ms:.0f} ms", "< 300 ms", ms < 300)
+                _target(
+                    "lifecycle",
+                    f"Lifecycle {phase}, 10 x 100 ms",
+                    f"{ms:.0f} ms",
+                    "< 300 ms",
+                    ms < 300,
+                )
             )
 
-    http_sections = [s for s in ("proxy", "handler") if s in settings.sections]
+    http_sections = [s for s in ("proxy", "handler", "threads") if s in settings.sections]
     if http_sections:
         load = httpbench.LoadGenerator(settings.connections, settings.loadgen)
         result["method"] = {
@@ -231,12 +341,13 @@ def run_all(settings: Settings) -> dict[str, Any]:
                 "least disturbed attempt is kept"
             ),
         }
-        with (
-            tempfile.TemporaryDirectory(prefix="bench-") as tmp,
-            httpbench.running_upstream(Path(tmp)) as upstream,
-        ):
-            workdir = Path(tmp)
+        with contextlib.ExitStack() as stack:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+            upstream = None
+            if "proxy" in settings.sections or "handler" in settings.sections:
+                upstream = stack.enter_context(httpbench.running_upstream(workdir))
             if "proxy" in settings.sections:
+                assert upstream is not None
                 runs = _run_http(PROXY, settings, upstream, load, workdir, "proxy")
                 proxy = _summarize_http(PROXY, runs)
                 ratios = {
@@ -251,11 +362,16 @@ def run_all(settings: Settings) -> dict[str, Any]:
                 throughput = ratios["c"]["vs_b"]["ratio"]
                 targets.append(
                     _target(
-                        "(c)/(b) throughput", f"{throughput:.3f}", ">= 0.97", throughput >= 0.97
+                        "proxy",
+                        "(c)/(b) throughput",
+                        f"{throughput:.3f}",
+                        ">= 0.97",
+                        throughput >= 0.97,
                     )
                 )
                 targets.append(
                     _target(
+                        "proxy",
                         "(c)/(b) p99 latency",
                         f"{p99['ratio']:.3f}",
                         "<= 1.10",
@@ -265,6 +381,7 @@ def run_all(settings: Settings) -> dict[str, Any]:
                 most = max(proxy["c"]["upstream_connections_per_run"])
                 targets.append(
                     _target(
+                        "proxy",
                         "(c) upstream connections per server run",
                         f"max {most}",
                         f"<= {POOL_SIZE} (pool size)",
@@ -274,6 +391,7 @@ def run_all(settings: Settings) -> dict[str, Any]:
                 per_request = proxy["a"]["connections_per_upstream_request"] or 0.0
                 targets.append(
                     _target(
+                        "proxy",
                         "(a) upstream connections per request",
                         f"{per_request:.3f}",
                         "one per request (>= 0.99)",
@@ -281,6 +399,7 @@ def run_all(settings: Settings) -> dict[str, Any]:
                     )
                 )
             if "handler" in settings.sections:
+                assert upstream is not None
                 runs = _run_http(HANDLER, settings, upstream, load, workdir, "handler")
                 handler = _summarize_http(HANDLER, runs)
                 ratio = _paired(runs, "ours", "stock", "rps")
@@ -288,16 +407,152 @@ def run_all(settings: Settings) -> dict[str, Any]:
                 sections["handler"] = {"variants": handler, "ratio": ratio, "p99_ratio": p99}
                 targets.append(
                     _target(
+                        "handler",
                         "our handler / stock handler, constant view",
                         f"{ratio['ratio']:.3f}",
                         ">= 0.97",
                         ratio["ratio"] >= 0.97,
                     )
                 )
+            if "threads" in settings.sections:
+                sections["threads"] = _threads_section(settings, load, workdir)
+                targets.extend(_threads_targets(sections["threads"]))
 
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     result["seconds"] = round(time.time() - started, 1)
     return result
+
+
+def _threads_section(
+    settings: Settings, load: httpbench.LoadGenerator, workdir: Path
+) -> dict[str, Any]:
+    """Section 5: the constant view always; the ORM view when PostgreSQL can be started."""
+    section: dict[str, Any] = {"postgres": None, "skipped": None}
+    with contextlib.ExitStack() as stack:
+        cluster = None
+        _progress("request threads: starting PostgreSQL ...")
+        try:
+            cluster = stack.enter_context(postgres.running_cluster())
+        except postgres.Unavailable as exc:
+            section["skipped"] = str(exc)
+            _progress(f"request threads: SKIPPING the PostgreSQL view: {exc}")
+        if cluster is not None:
+            section["postgres"] = {
+                "version": postgres.server_version(cluster),
+                "address": f"{cluster.host}:{cluster.port}",
+                "max_connections": postgres.MAX_CONNECTIONS,
+                "pinning": f"CPU {httpbench.LOAD_CPU}, with the load generator",
+            }
+            _progress(
+                f"request threads: PostgreSQL {section['postgres']['version']} on "
+                f"{section['postgres']['address']}"
+            )
+        variants = threads_variants(settings.connections, cluster)
+        watch = postgres.ConnectionWatch(cluster)
+        runs = _run_http(variants, settings, None, load, workdir, "threads", watch)
+    section["variants"] = _summarize_http(variants, runs)
+    section["ratios"] = {
+        variant.key: {
+            "rps": _paired(runs, variant.key, _stock_of(variant.key), "rps"),
+            "p99_ms": _paired(runs, variant.key, _stock_of(variant.key), "p99_ms"),
+        }
+        for variant in variants
+    }
+    section["request_threads"] = {
+        "IDLE_TIMEOUT": REQUEST_THREADS["IDLE_TIMEOUT"],
+        "MAX_IDLE": [DEFAULT_MAX_IDLE, 2 * settings.connections],
+    }
+    return section
+
+
+def _stock_of(key: str) -> str:
+    """The stock handler's variant that ``key`` is compared with (same view, same database)."""
+    return key.rsplit("-", 1)[0] + "-stock"
+
+
+def _threads_target_specs(section: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(variant key, target name, target) of each target of section 5, in table order."""
+    specs = []
+    ons = [key for key in section["variants"] if key.startswith("const-on")]
+    for key in ons:
+        specs.append((key, f"request threads {key[6:]} / stock, constant view", ">= 1.4x"))
+    specs.append(("const-off", "request threads off / stock, constant view", "0.97x-1.03x"))
+    for key in ons:
+        specs.append(
+            (
+                "orm60" + key[5:],
+                f"request threads {key[6:]} / stock, PostgreSQL view, CONN_MAX_AGE=60, errors",
+                ">= 2x, 0 errors",
+            )
+        )
+    return specs
+
+
+def _threads_targets(section: dict[str, Any]) -> list[dict[str, Any]]:
+    targets = []
+    for key, name, target in _threads_target_specs(section):
+        if key not in section["variants"]:
+            targets.append(_target("threads", name, f"skipped: {section['skipped']}", target, None))
+            continue
+        ratio = section["ratios"][key]["rps"]["ratio"]
+        errors = section["variants"][key]["errors"]
+        if key.startswith("orm"):
+            measured, met = f"{ratio:.3f}x, {errors} errors", ratio >= 2 and errors == 0
+        elif key == "const-off":
+            measured, met = f"{ratio:.3f}x", 0.97 <= ratio <= 1.03
+        else:
+            measured, met = f"{ratio:.3f}x", ratio >= 1.4
+        targets.append(_target("threads", name, measured, target, met))
+    return targets
+
+
+# -- results of several runs ---------------------------------------------------------------
+
+_HTTP_SECTIONS = ("proxy", "handler", "threads")
+
+
+def _provenance(result: dict[str, Any], key: str) -> dict[str, Any]:
+    """The run that measured section ``key`` of ``result``: when, on what, how."""
+    run: dict[str, Any] = {
+        "generated": result["generated"],
+        "mode": result["mode"],
+        "machine": result["machine"],
+    }
+    if key in _HTTP_SECTIONS and "method" in result:
+        run["method"] = result["method"]
+    return run
+
+
+def _legacy_section(name: str) -> str:
+    """The section of a target written before targets named their section."""
+    if name.startswith(("injection", "stock async")):
+        return "injection"
+    if name.startswith("Lifecycle"):
+        return "lifecycle"
+    if name.startswith(("(a)", "(b)", "(c)")):
+        return "proxy"
+    return "handler"
+
+
+def keep_previous(result: dict[str, Any], previous: dict[str, Any]) -> list[str]:
+    """Add the sections of ``previous`` that this run did not measure; return their keys.
+
+    Each kept section keeps its targets and the date, machine and method of its own run.
+    """
+    result["section_runs"] = {key: _provenance(result, key) for key in result["sections"]}
+    runs = previous.get("section_runs", {})
+    kept = [key for key in previous.get("sections", {}) if key not in result["sections"]]
+    for key in kept:
+        result["sections"][key] = previous["sections"][key]
+        result["section_runs"][key] = runs.get(key) or _provenance(previous, key)
+    for target in previous.get("targets", []):
+        section = target.get("section") or _legacy_section(target["name"])
+        if section in kept:
+            result["targets"].append({**target, "section": section})
+    order = list(_RESULT_KEYS.values())
+    result["sections"] = dict(sorted(result["sections"].items(), key=lambda i: order.index(i[0])))
+    result["targets"].sort(key=lambda target: order.index(target["section"]))
+    return kept
 
 
 # -- the table ----------------------------------------------------------------------------
@@ -314,8 +569,8 @@ COLUMNS = (
 )
 
 
-def _verdict(met: bool) -> str:
-    return "met" if met else "NOT MET"
+def _verdict(met: bool | None) -> str:
+    return "skipped" if met is None else "met" if met else "NOT MET"
 
 
 def _num(value: float, digits: int = 0) -> str:
@@ -336,10 +591,15 @@ def _row(
 
 
 def _http_row(
-    entry: dict[str, Any], ratio: str, target: str = "", verdict: str = ""
+    entry: dict[str, Any],
+    ratio: str,
+    target: str = "",
+    verdict: str = "",
+    *,
+    always_errors: bool = False,
 ) -> tuple[str, ...]:
     rps, p50, p99 = entry["rps"], entry["p50_ms"], entry["p99_ms"]
-    errors = f" [{entry['errors']} errors]" if entry["errors"] else ""
+    errors = f" [{entry['errors']} errors]" if entry["errors"] or always_errors else ""
     return _row(
         entry["label"] + errors,
         f"{_num(rps['median'])} req/s",
@@ -352,11 +612,35 @@ def _http_row(
     )
 
 
+def _section_run(result: dict[str, Any], key: str) -> dict[str, Any]:
+    """When, where and how section ``key`` was measured (it may be kept from an earlier run)."""
+    return result.get("section_runs", {}).get(key) or _provenance(result, key)
+
+
+def _method(result: dict[str, Any], key: str) -> dict[str, Any]:
+    method: dict[str, Any] = _section_run(result, key).get("method") or result["method"]
+    return method
+
+
+def _heading(result: dict[str, Any], key: str, text: str) -> str:
+    generated = _section_run(result, key)["generated"]
+    if generated != result["generated"]:
+        text += f" [kept from the run of {generated}]"
+    return text
+
+
+def _load(method: dict[str, Any]) -> str:
+    return f"wrk -c{method['connections']}, {method['rounds']} x {method['measure_s']} s"
+
+
 def _proxy_rows(result: dict[str, Any], verdicts: dict[str, str]) -> list[tuple[str, ...] | str]:
-    proxy, method = result["sections"]["proxy"], result["method"]
+    proxy, method = result["sections"]["proxy"], _method(result, "proxy")
     rows: list[tuple[str, ...] | str] = [
-        f"1. Proxy: view fetches 64 B from a local aiohttp upstream "
-        f"(wrk -c{method['connections']}, {method['rounds']} x {method['measure_s']} s)"
+        _heading(
+            result,
+            "proxy",
+            f"1. Proxy: view fetches 64 B from a local aiohttp upstream ({_load(method)})",
+        )
     ]
     for key, entry in proxy["variants"].items():
         vs_b, vs_e = proxy["ratios"][key]["vs_b"], proxy["ratios"][key]["vs_e"]
@@ -402,11 +686,10 @@ def _proxy_rows(result: dict[str, Any], verdicts: dict[str, str]) -> list[tuple[
 
 
 def _handler_rows(result: dict[str, Any], verdicts: dict[str, str]) -> list[tuple[str, ...] | str]:
-    handler, method = result["sections"]["handler"], result["method"]
+    handler, method = result["sections"]["handler"], _method(result, "handler")
     ratio = handler["ratio"]
     return [
-        f"2. Handler: constant 64 B async view (wrk -c{method['connections']}, "
-        f"{method['rounds']} x {method['measure_s']} s)",
+        _heading(result, "handler", f"2. Handler: constant 64 B async view ({_load(method)})"),
         _http_row(handler["variants"]["stock"], "1.00x"),
         _http_row(
             handler["variants"]["ours"],
@@ -422,8 +705,12 @@ def _injection_rows(
 ) -> list[tuple[str, ...] | str]:
     injection = result["sections"]["injection"]
     rows: list[tuple[str, ...] | str] = [
-        f"3. Injection, in process: ns per call of an async view "
-        f"({injection['repeats']} x {injection['iterations']:,} calls, {injection['loop']})"
+        _heading(
+            result,
+            "injection",
+            f"3. Injection, in process: ns per call of an async view "
+            f"({injection['repeats']} x {injection['iterations']:,} calls, {injection['loop']})",
+        )
     ]
     for key, entry in injection["rows"].items():
         target, verdict = "", ""
@@ -465,8 +752,12 @@ def _lifecycle_rows(
 ) -> list[tuple[str, ...] | str]:
     lifecycle = result["sections"]["lifecycle"]
     rows: list[tuple[str, ...] | str] = [
-        f"4. Startup/shutdown: {lifecycle['resources']} independent resources of "
-        f"{lifecycle['delay_ms']:.0f} ms each ({lifecycle['repeats']} repeats)"
+        _heading(
+            result,
+            "lifecycle",
+            f"4. Startup/shutdown: {lifecycle['resources']} independent resources of "
+            f"{lifecycle['delay_ms']:.0f} ms each ({lifecycle['repeats']} repeats)",
+        )
     ]
     labels = {
         "ours_startup": "Lifecycle.startup() (ours)",
@@ -492,6 +783,59 @@ def _lifecycle_rows(
     return rows
 
 
+def _threads_rows(result: dict[str, Any], verdicts: dict[str, str]) -> list[tuple[str, ...] | str]:
+    threads, method = result["sections"]["threads"], _method(result, "threads")
+    max_idle = " or ".join(str(n) for n in threads["request_threads"]["MAX_IDLE"])
+    rows: list[tuple[str, ...] | str] = [
+        _heading(
+            result,
+            "threads",
+            f"5. Request threads (on: MAX_IDLE {max_idle}, IDLE_TIMEOUT "
+            f"{threads['request_threads']['IDLE_TIMEOUT']}): constant 64 B async view, "
+            f"one-query sync ORM view ({_load(method)})",
+        )
+    ]
+    targets = {key: (target, name) for key, name, target in _threads_target_specs(threads)}
+    for key, entry in threads["variants"].items():
+        ratio = threads["ratios"][key]["rps"]
+        text = (
+            "1.00x"
+            if key.endswith("-stock")
+            else f"{ratio['ratio']:.3f}x stock ({ratio['min']:.2f}-{ratio['max']:.2f})"
+        )
+        target, name = targets.get(key, ("", ""))
+        rows.append(_http_row(entry, text, target, verdicts.get(name, ""), always_errors=True))
+    database = threads["postgres"]
+    if database is None:
+        rows.append(_row(f"ORM view on PostgreSQL: {threads['skipped']}", "skipped"))
+        for key, (target, name) in targets.items():
+            if key.startswith("orm"):
+                rows.append(_row(name, target=target, verdict=verdicts.get(name, "")))
+        return rows
+    rows.append(
+        f"5. PostgreSQL {database['version']} on {database['address']} "
+        f"(max_connections {database['max_connections']}, {database['pinning']}): "
+        "connections of the benchmark database per server run"
+    )
+    for key, entry in threads["variants"].items():
+        if not key.startswith("orm"):
+            continue
+        most = entry["db_connections_max_per_run"]
+        sessions = entry["db_sessions_per_run"]
+        rows.append(
+            _row(
+                f"{entry['label']}: most open at once",
+                _num(statistics.median(most)),
+                f"{_num(min(most))}-{_num(max(most))}",
+                ratio=(
+                    f"{_num(statistics.median(sessions))} opened per run, "
+                    f"{entry['db_sessions_per_request']:.3f} per request"
+                ),
+            )
+        )
+    return rows
+
+
 def table_rows(result: dict[str, Any]) -> list[tuple[str, ...] | str]:
     """Rows of the one table; a bare string is a section heading."""
     verdicts = {target["name"]: _verdict(target["met"]) for target in result["targets"]}
@@ -501,6 +845,7 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, ...] | str]:
         ("handler", _handler_rows),
         ("injection", _injection_rows),
         ("lifecycle", _lifecycle_rows),
+        ("threads", _threads_rows),
     ):
         if section in result["sections"]:
             rows += build(result, verdicts)
@@ -535,10 +880,41 @@ def render_markdown(result: dict[str, Any], rows: list[tuple[str, ...] | str]) -
     ]
     if result["mode"] == "quick":
         lines += ["**Quick smoke run: too short for the numbers to mean anything.**", ""]
-    if "method" in result:
-        method = result["method"]
+    earlier = {
+        key: run
+        for key in result["sections"]
+        if (run := _section_run(result, key))["generated"] != result["generated"]
+    }
+    if earlier:
         lines += [
-            f"HTTP: {method['server']}; load: {method['load_generator']}, "
+            "Sections kept from earlier runs (this run measured "
+            + ", ".join(key for key in result["sections"] if key not in earlier)
+            + "):",
+            "",
+        ]
+        for key, run in earlier.items():
+            lines.append(
+                f"- {key}: {run['mode']} run of {run['generated']}, commit "
+                f"{run['machine']['git']}, load average before / after "
+                f"{run['machine']['load_average_before']} / "
+                f"{run['machine'].get('load_average_after')}"
+            )
+        lines.append("")
+    methods: list[tuple[dict[str, Any], list[str]]] = []
+    for key in result["sections"]:
+        method = _section_run(result, key).get("method")
+        if method is None:
+            continue
+        for known, keys in methods:
+            if known == method:
+                keys.append(key)
+                break
+        else:
+            methods.append((method, [key]))
+    for method, keys in methods:
+        lines += [
+            (f"HTTP ({', '.join(keys)}): " if len(methods) > 1 else "HTTP: ")
+            + f"{method['server']}; load: {method['load_generator']}, "
             f"{method['warmup_s']} s warm-up then {method['measure_s']} s measured per run, "
             f"{method['rounds']} rounds, {method['order']}; {method['noise']}. "
             f"Pinning: {method['pinning']}. "
@@ -579,7 +955,63 @@ def render_markdown(result: dict[str, Any], rows: list[tuple[str, ...] | str]) -
                 f"| {cpu['median']:.0f} ({cpu['min']:.0f}-{cpu['max']:.0f}) "
                 f"| {entry['load_cpu']:.0%} | {entry['foreign_cpu']:.0%} |"
             )
+    if "threads" in result["sections"]:
+        lines += _threads_markdown(result["sections"]["threads"])
     return "\n".join(lines) + "\n"
+
+
+def _threads_markdown(threads: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## CPU and threads during the request-threads runs (medians)",
+        "",
+        "CPU 1 runs the load generator and PostgreSQL (and this orchestrator): near 100% would",
+        "mean they were the bottleneck. Threads: the most the server process had at once (its",
+        "runnable threads are what raises the load average during this section).",
+        "Errors: socket errors plus non-2xx responses, over all rounds.",
+        "",
+        "| Variant | server CPU | CPU us/request (min-max) | CPU 1 busy "
+        "| other work on the server's CPU | server threads (max) | p99 vs stock | errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, entry in threads["variants"].items():
+        cpu = entry["server_cpu_us_per_request"]
+        p99 = threads["ratios"][key]["p99_ms"]["ratio"]
+        most = statistics.median(entry.get("server_threads_max_per_run") or [0])
+        lines.append(
+            f"| {entry['label']} | {entry['server_cpu']:.0%} "
+            f"| {cpu['median']:.0f} ({cpu['min']:.0f}-{cpu['max']:.0f}) "
+            f"| {entry['load_core_busy']:.0%} | {entry['foreign_cpu']:.0%} "
+            f"| {most:.0f} | {p99:.2f}x | {entry['errors']} |"
+        )
+    if threads["postgres"] is None:
+        lines += ["", f"The PostgreSQL view was skipped: {threads['skipped']}"]
+        return lines
+    lines += [
+        "",
+        "Connections of the benchmark database, per server run: the most open at once",
+        "(`pg_stat_activity`, sampled every 50 ms), how many sessions the database accepted",
+        'over the server\'s life (`pg_stat_database.sessions`; "per request" divides by the',
+        "requests wrk counted), and the most still open once the server had exited (after up",
+        "to 10 s).",
+        "Medians, with min-max across rounds.",
+        "",
+        "| Variant | most open | sessions opened | per request | left open |",
+        "|---|---|---|---|---|",
+    ]
+    for key, entry in threads["variants"].items():
+        if key.startswith("orm"):
+            lines.append(
+                f"| {entry['label']} | {_median_range(entry['db_connections_max_per_run'])} "
+                f"| {_median_range(entry['db_sessions_per_run'])} "
+                f"| {entry['db_sessions_per_request']:.3f} "
+                f"| {max(entry['db_connections_left_per_run'])} |"
+            )
+    return lines
+
+
+def _median_range(values: Sequence[float]) -> str:
+    return f"{_num(statistics.median(values))} ({_num(min(values))}-{_num(max(values))})"
 
 
 def _write(path: Path, text: str) -> None:
@@ -623,6 +1055,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         noise=args.noise,
     )
     result = run_all(settings)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    # A smoke run must not overwrite the real results.
+    stem = "quick" if args.quick else "latest"
+    previous_file = args.results_dir / f"{stem}.json"
+    previous = json.loads(previous_file.read_text()) if previous_file.exists() else {}
+    kept = keep_previous(result, previous)
     rows = table_rows(result)
     text = render_text(rows)
     result["table"] = text
@@ -632,9 +1070,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         method = result["method"]
         print(f"HTTP: {method['server']}; {method['load_generator']}; {method['pinning']}")
     print(text)
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    # A smoke run must not overwrite the real results.
-    stem = "quick" if args.quick else "latest"
+    if kept:
+        print(f"\nkept from {previous_file.name}: {', '.join(kept)} (not measured by this run)")
     _write(args.results_dir / f"{stem}.json", json.dumps(result, indent=2) + "\n")
     _write(args.results_dir / f"{stem}.md", render_markdown(result, rows))
     print(f"\nwrote {args.results_dir / stem}.json and .md ({result['seconds']} s)")
