@@ -200,14 +200,11 @@ async def test_an_override_made_while_a_start_is_in_progress_is_not_bypassed(
     assert started.closed
 
 
-@pytest.mark.asyncio
-async def test_a_failing_provider_leaves_no_unawaited_start_behind(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """When a later provider raises, the start already asked of an earlier one is dropped."""
-    probe = Probe()
+def _first_then_refusal(monkeypatch: pytest.MonkeyPatch, first: Any) -> Any:
+    """The process container with ``first``, then a provider that raises; and a function
+    injected with both, in that order."""
     container = containers.DynamicContainer()
-    container.first = LifespanResource(probe.open)
+    container.first = first
     container.second = providers.Callable(_refuse)
     monkeypatch.setattr(_container._registry, "container", container)
 
@@ -215,9 +212,7 @@ async def test_a_failing_provider_leaves_no_unawaited_start_behind(
     async def both(a: Any = Provide["first"], b: Any = Provide["second"]) -> Any:
         return a, b
 
-    with pytest.raises(RuntimeError, match="refused"):
-        both()
-    assert probe.starts == 0
+    return container, both
 
 
 def _refuse() -> None:
@@ -225,18 +220,24 @@ def _refuse() -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_failing_provider_leaves_no_unawaited_start_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When a later provider raises, the start already asked of an earlier one is dropped."""
+    probe = Probe()
+    _, both = _first_then_refusal(monkeypatch, LifespanResource(probe.open))
+
+    with pytest.raises(RuntimeError, match="refused"):
+        both()
+    assert probe.starts == 0
+
+
+@pytest.mark.asyncio
 async def test_a_failing_provider_leaves_a_stock_resource_start_running(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A stock async Resource's start (already a Task) is left to finish, not abandoned."""
-    container = containers.DynamicContainer()
-    container.first = providers.Resource(_stock_value)
-    container.second = providers.Callable(_refuse)
-    monkeypatch.setattr(_container._registry, "container", container)
-
-    @inject
-    async def both(a: Any = Provide["first"], b: Any = Provide["second"]) -> Any:
-        return a, b
+    container, both = _first_then_refusal(monkeypatch, providers.Resource(_stock_value))
 
     with pytest.raises(RuntimeError, match="refused"):
         both()
