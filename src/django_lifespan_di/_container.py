@@ -5,11 +5,19 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from dependency_injector import providers
 from django.core.exceptions import ImproperlyConfigured
 
 from django_lifespan_di.conf import ConfigurationError, LifespanSettings, get_settings
 
-__all__ = ["container_name", "get_container", "get_lifespan_settings", "setup", "wired_modules"]
+__all__ = [
+    "container_name",
+    "get_container",
+    "get_lifespan_settings",
+    "provider_names",
+    "setup",
+    "wired_modules",
+]
 
 
 class _Registry:
@@ -80,3 +88,17 @@ def container_name(container: Any) -> str:
     """The name of the class the user declared (an instance of it is a DynamicContainer)."""
     declared = getattr(container, "declarative_parent", None) or type(container)
     return str(declared.__qualname__)
+
+
+def provider_names(container: Any) -> dict[str, Any]:
+    """Every provider of ``container`` by dotted name (``"clients.http"`` in a nested one)."""
+    names: dict[str, Any] = {}
+
+    def walk(prefix: str, mapping: Any) -> None:
+        for name, provider in mapping.items():
+            names[prefix + name] = provider
+            if isinstance(provider, (providers.Container, providers.DependenciesContainer)):
+                walk(f"{prefix}{name}.", provider.providers)
+
+    walk("", container.providers)
+    return names

@@ -22,6 +22,8 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from dependency_injector import providers
 
+from django_lifespan_di._container import provider_names
+
 __all__ = ["Lifecycle", "LifecycleEvent", "ShutdownError", "StartupError", "report_failure"]
 
 logger = logging.getLogger("django_lifespan_di")
@@ -82,17 +84,11 @@ class _Node:
 def resource_names(container: Any) -> dict[providers.BaseResource[Any], str]:
     """Map each resource provider of ``container`` (nested containers too) to its dotted name."""
     names: dict[providers.BaseResource[Any], str] = {}
-
-    def walk(prefix: str, mapping: Any) -> None:
-        for name, provider in mapping.items():
-            if isinstance(provider, providers.BaseResource):
-                names.setdefault(provider, prefix + name)
-            elif isinstance(provider, (providers.Container, providers.DependenciesContainer)):
-                walk(f"{prefix}{name}.", provider.providers)
-
-    walk("", container.providers)
+    for name, provider in provider_names(container).items():
+        if isinstance(provider, providers.BaseResource):
+            names.setdefault(provider, name)
     for provider in container.traverse(types=[providers.BaseResource]):
-        names.setdefault(provider, repr(provider))
+        names.setdefault(provider, repr(provider))  # declared inline, as another's argument
     return names
 
 

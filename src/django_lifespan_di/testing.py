@@ -21,7 +21,7 @@ from dependency_injector import providers
 from django.test import AsyncClient
 from django.test.utils import TestContextDecorator
 
-from django_lifespan_di._container import container_name, get_container
+from django_lifespan_di._container import container_name, get_container, provider_names
 from django_lifespan_di._lifecycle import ShutdownError, StartupError
 from django_lifespan_di.asgi import get_asgi_application
 
@@ -73,7 +73,7 @@ class override_providers(TestContextDecorator):  # named like Django's override_
 
 def find_provider(container: Any, key: str | providers.Provider[Any]) -> Any:
     """The provider of ``container`` that ``key`` (a dotted name or a provider) designates."""
-    names = _provider_names(container)
+    names = provider_names(container)
     if isinstance(key, str):
         if key in names:
             return names[key]
@@ -84,7 +84,7 @@ def find_provider(container: Any, key: str | providers.Provider[Any]) -> Any:
     if any(provider is key for provider in names.values()):
         return key
     declared = getattr(container, "declarative_parent", None) or type(container)
-    for name, provider in _provider_names(declared).items():
+    for name, provider in provider_names(declared).items():
         if provider is key and name in names:
             return names[name]
     raise OverrideError(
@@ -93,26 +93,13 @@ def find_provider(container: Any, key: str | providers.Provider[Any]) -> Any:
     )
 
 
-def _provider_names(container: Any) -> dict[str, Any]:
-    names: dict[str, Any] = {}
-
-    def walk(prefix: str, mapping: Any) -> None:
-        for name, provider in mapping.items():
-            names[prefix + name] = provider
-            if isinstance(provider, (providers.Container, providers.DependenciesContainer)):
-                walk(f"{prefix}{name}.", provider.providers)
-
-    walk("", container.providers)
-    return names
-
-
 def _refuse_captured(container: Any, provider: Any, overriding: list[Any]) -> None:
     """An initialised resource built with the real provider would not see the override.
 
     A resource that is overridden too (here or by an enclosing override) is not used, so what
     it was built with does not matter.
     """
-    names = _provider_names(container)
+    names = provider_names(container)
     captured: list[str] = []
     for name, other in names.items():
         if other is provider or not isinstance(other, providers.BaseResource):
