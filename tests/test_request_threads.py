@@ -420,9 +420,14 @@ async def test_a_request_keeps_one_thread_and_the_next_request_reuses_it(
 async def test_overlapping_requests_never_share_a_thread_and_later_waves_reuse_them(
     make_app: MakeApp, probe: Probe, signal_log: SignalLog, max_idle: int
 ) -> None:
-    """10 waves of 20 requests in flight at once: one thread each, reused by the next waves."""
+    """10 waves of 20 requests in flight at once: one thread each, reused by the next waves.
+
+    Threads beyond ``max_idle`` wait ``surplus_grace`` for a request before they are closed, so
+    waves that follow one another closely reuse all of them."""
     waves, size = 10, 20
     app = make_app({"MAX_IDLE": max_idle})
+    pool = pool_of(app)
+    pool.surplus_grace = 60  # longer than the waves take, however slow the machine
     seen: list[list[int]] = []
     async with drive_lifespan(app, timeout=TIMEOUT):
         for _ in range(waves):
@@ -430,14 +435,15 @@ async def test_overlapping_requests_never_share_a_thread_and_later_waves_reuse_t
             wave = await asyncio.gather(*(get(app, "/sync-calls?calls=4") for _ in range(size)))
             keys = [exchange.thread for exchange in wave]  # one thread per request
             assert len(set(keys)) == size, "two requests in flight shared a thread"
-            assert pool_of(app).idle == min(size, max_idle)
+            assert pool.idle == size
             seen.append(keys)
+        pool.surplus_grace = 0
+        pool.trim()
+        assert pool.idle == min(size, max_idle)
     assert signal_log.overlaps == []
     assert len(signal_log.events) == 2 * waves * size
     distinct = {key for keys in seen for key in keys}
-    # Each wave reuses the max_idle threads the previous one left, and starts the others anew.
-    assert len(distinct) == size + (size - min(size, max_idle)) * (waves - 1)
-    assert len(distinct) < waves * size
+    assert len(distinct) == size  # the first wave's threads served every later wave
 
 
 @needs_executor
@@ -612,13 +618,16 @@ async def test_idle_timeout_closes_the_thread_and_its_database_connection(
 async def test_max_idle_bounds_the_idle_threads_and_closes_the_others_connections(
     make_app: MakeApp, thread_db: DbRecorder, probe: Probe
 ) -> None:
-    """Of 5 threads released at once with MAX_IDLE 2, 2 stay idle with their connections."""
+    """Of 5 threads released at once with MAX_IDLE 2, 3 are closed (with their connections) once
+    they waited ``surplus_grace`` for a request; 2 stay idle with their connections."""
     app = make_app({"MAX_IDLE": 2})
     pool = pool_of(app)
+    pool.surplus_grace = 0.05
     async with drive_lifespan(app, timeout=TIMEOUT):
         keys = await on_separate_threads(app, probe, 5)
         assert len(set(keys)) == 5
-        assert pool.idle == 2
+        assert pool.idle == 5
+        await wait_until(lambda: pool.idle == 2, "surplus closed")
         await wait_until(lambda: sum(views.threads[k].is_alive() for k in keys) == 2, "retired")
         assert thread_db.still_open == 2
     await assert_closed(thread_db, *keys)
@@ -825,8 +834,9 @@ def test_acquire_gives_the_most_recently_released_idle_thread_or_a_new_one() -> 
         pool.close()
 
 
-def test_release_keeps_at_most_max_idle_threads() -> None:
-    """Beyond ``max_idle``, a released thread is closed instead of kept."""
+def test_released_outside_an_event_loop_the_surplus_is_closed_at_once() -> None:
+    """With no loop to wait on, the threads beyond ``max_idle`` are closed on release: the
+    longest idle first."""
     pool = RequestThreadPool(max_idle=2, idle_timeout=60)
     threads = [pool.acquire() for _ in range(3)]
     keys = [key_of(thread) for thread in threads]
@@ -834,11 +844,42 @@ def test_release_keeps_at_most_max_idle_threads() -> None:
         pool.release(thread, clean=True)
     try:
         assert pool.idle == 2
-        views.threads[keys[2]].join(TIMEOUT)
-        assert not views.threads[keys[2]].is_alive()
-        assert all(views.threads[key].is_alive() for key in keys[:2])
+        views.threads[keys[0]].join(TIMEOUT)
+        assert not views.threads[keys[0]].is_alive()
+        assert all(views.threads[key].is_alive() for key in keys[1:])
+        assert pool.acquire() is threads[2]
+        assert pool.acquire() is threads[1]
     finally:
         pool.close()
+    for thread in threads[1:]:
+        thread.close()
+
+
+@pytest.mark.asyncio
+async def test_surplus_threads_wait_surplus_grace_for_a_request_then_close() -> None:
+    """Beyond ``max_idle``, released threads stay ``surplus_grace``: a request in that time
+    reuses one; afterwards the longest idle are closed, down to ``max_idle``."""
+    pool = RequestThreadPool(max_idle=1, idle_timeout=60, surplus_grace=0.2)
+    threads = [pool.acquire() for _ in range(3)]
+    keys = [key_of(thread) for thread in threads]
+    try:
+        for thread in threads:
+            pool.release(thread, clean=True)
+        assert pool.idle == 3
+        again = pool.acquire()  # a request within the grace: the last released thread
+        assert again is threads[2]
+        pool.release(again, clean=True)
+        await wait_until(lambda: pool.idle == 1, "surplus closed")
+        assert await ended(keys[0])
+        assert await ended(keys[1])
+        assert views.threads[keys[2]].is_alive()
+        await asyncio.sleep(0.3)  # longer than the grace: the one within max_idle stays
+        assert pool.idle == 1
+        assert pool.acquire() is threads[2]
+        pool.release(threads[2], clean=True)
+    finally:
+        pool.close()
+    assert await ended(keys[2])
 
 
 def test_release_retires_a_thread_whose_request_did_not_end_cleanly() -> None:

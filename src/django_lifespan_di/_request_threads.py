@@ -6,8 +6,8 @@ ORM, ``response.close``) starts a new OS thread, joined at the end. That costs t
 dead thread leaves its database connection open. This pool hands each request a thread of its
 own through asgiref's public ``ThreadSensitiveContext(executor=...)`` and takes it back when
 the request ended cleanly with no work of its still running; otherwise the thread is retired.
-Threads are closed (database connections first) when idle too long, beyond ``max_idle``, and
-when the pool closes.
+Threads are closed (database connections first) when idle too long, beyond ``max_idle`` once
+they waited ``SURPLUS_GRACE`` seconds for a request, and when the pool closes.
 """
 
 from __future__ import annotations
@@ -24,9 +24,17 @@ from typing import Any, TypeVar
 
 from django.db import connections
 
-__all__ = ["RequestThread", "RequestThreadPool"]
+__all__ = ["SURPLUS_GRACE", "RequestThread", "RequestThreadPool"]
 
 T = TypeVar("T")
+
+SURPLUS_GRACE = 1.0
+"""Seconds a thread beyond ``max_idle`` waits for a request before it is closed.
+
+The requests in flight swing widely under load (a connection's next request starts while the
+previous one still runs ``response.close()``): closing the surplus at once would start those
+threads, and open their database connections, again a moment later.
+"""
 
 
 class RequestThread(Executor):
@@ -68,14 +76,18 @@ class RequestThreadPool:
 
     _open: weakref.WeakSet[RequestThreadPool] = weakref.WeakSet()
 
-    def __init__(self, *, max_idle: int, idle_timeout: float) -> None:
+    def __init__(
+        self, *, max_idle: int, idle_timeout: float, surplus_grace: float = SURPLUS_GRACE
+    ) -> None:
         RequestThreadPool._open.add(self)
         self.max_idle = max_idle
         self.idle_timeout = idle_timeout
+        self.surplus_grace = surplus_grace
         self._idle: list[RequestThread] = []
         self._closed = False
         self._trim_handle: asyncio.TimerHandle | None = None
         self._trim_loop: asyncio.AbstractEventLoop | None = None
+        self._trim_due = 0.0
 
     @property
     def idle(self) -> int:
@@ -90,7 +102,7 @@ class RequestThreadPool:
 
     def release(self, thread: RequestThread, *, clean: bool) -> None:
         """Take a thread back after its request; retire it unless it can safely serve again."""
-        if self._closed or not clean or thread.busy or len(self._idle) >= self.max_idle:
+        if self._closed or not clean or thread.busy:
             thread.close()
             return
         thread.idle_since = time.monotonic()
@@ -98,14 +110,17 @@ class RequestThreadPool:
         self._schedule_trim()
 
     def trim(self) -> None:
-        """Close the threads idle for longer than ``idle_timeout``."""
+        """Close the threads idle for ``idle_timeout``, and those beyond ``max_idle`` idle for
+        ``surplus_grace``: the longest idle first."""
         self._trim_handle = None
-        deadline = time.monotonic() - self.idle_timeout
-        keep = [thread for thread in self._idle if thread.idle_since > deadline]
-        for thread in self._idle:
-            if thread.idle_since <= deadline:
-                thread.close()
-        self._idle = keep
+        now = time.monotonic()
+        idle = self._idle  # in release order: the longest idle first
+        cut = 0
+        while cut < len(idle) and now - idle[cut].idle_since >= self.idle_timeout:
+            cut += 1
+        while len(idle) - cut > self.max_idle and now - idle[cut].idle_since >= self.surplus_grace:
+            cut += 1
+        self._retire(cut)
         self._schedule_trim()
 
     def close(self) -> None:
@@ -118,19 +133,30 @@ class RequestThreadPool:
         for thread in idle:
             thread.close()
 
+    def _retire(self, count: int) -> None:
+        retired, self._idle = self._idle[:count], self._idle[count:]
+        for thread in retired:
+            thread.close()
+
     def _schedule_trim(self) -> None:
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:
+        except RuntimeError:  # no loop to keep a timer on: keep no surplus either
+            self._retire(max(0, len(self._idle) - self.max_idle))
             return
-        if not self._idle or (self._trim_handle is not None and self._trim_loop is loop):
+        if not self._idle:
             return
+        wait = self.idle_timeout
+        if len(self._idle) > self.max_idle:
+            wait = min(wait, self.surplus_grace)
+        due = self._idle[0].idle_since + wait
         if self._trim_handle is not None:
-            self._trim_handle.cancel()  # a timer of another (finished) loop
-        oldest = min(thread.idle_since for thread in self._idle)
-        delay = max(0.0, oldest + self.idle_timeout - time.monotonic())
-        self._trim_handle = loop.call_later(delay, self.trim)
+            if self._trim_loop is loop and self._trim_due <= due:
+                return
+            self._trim_handle.cancel()  # too late, or a timer of another (finished) loop
+        self._trim_handle = loop.call_later(max(0.0, due - time.monotonic()), self.trim)
         self._trim_loop = loop
+        self._trim_due = due
 
 
 @atexit.register
