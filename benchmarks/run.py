@@ -65,6 +65,8 @@ HANDLER = [
     Variant("stock", "Django ASGIHandler (stock)", _STOCK_APP, "/const", "auto", _DI),
     Variant("ours", "LifespanASGIHandler (ours)", _OURS_APP, "/const", "on", _DI),
 ]
+HANDLER_ROUNDS = 3
+"""The handler section runs this many times the rounds of the others (see its target)."""
 CONN_MAX_AGES = (0, 60)
 DEFAULT_MAX_IDLE = 16  # the library's default
 
@@ -244,12 +246,14 @@ def _summarize_http(
 def _paired(
     runs: dict[str, list[httpbench.Run]], key: str, base: str, metric: str
 ) -> dict[str, float]:
-    """Ratio of the medians, and the range of the per-round ratios (run next to each other)."""
+    """Ratio of the medians; the median and range of the per-round ratios (the runs of a round
+    are measured next to each other)."""
     mine = [getattr(run, metric) for run in runs[key]]
     theirs = [getattr(run, metric) for run in runs[base]]
     per_round = [m / t for m, t in zip(mine, theirs, strict=True)]
     return {
         "ratio": statistics.median(mine) / statistics.median(theirs),
+        "paired_median": statistics.median(per_round),
         "min": min(per_round),
         "max": max(per_round),
     }
@@ -400,18 +404,34 @@ def run_all(settings: Settings) -> dict[str, Any]:
                 )
             if "handler" in settings.sections:
                 assert upstream is not None
-                runs = _run_http(HANDLER, settings, upstream, load, workdir, "handler")
+                # Runs of either handler land in throughput modes about 7% apart, whatever the
+                # handler (a 0.25% difference in the profile): the target takes the median of
+                # the per-round ratios, over more rounds, rather than the ratio of medians.
+                rounds = settings.rounds * HANDLER_ROUNDS
+                runs = _run_http(
+                    HANDLER,
+                    dataclasses.replace(settings, rounds=rounds),
+                    upstream,
+                    load,
+                    workdir,
+                    "handler",
+                )
                 handler = _summarize_http(HANDLER, runs)
                 ratio = _paired(runs, "ours", "stock", "rps")
                 p99 = _paired(runs, "ours", "stock", "p99_ms")
-                sections["handler"] = {"variants": handler, "ratio": ratio, "p99_ratio": p99}
+                sections["handler"] = {
+                    "variants": handler,
+                    "ratio": ratio,
+                    "p99_ratio": p99,
+                    "rounds": rounds,
+                }
                 targets.append(
                     _target(
                         "handler",
-                        "our handler / stock handler, constant view",
-                        f"{ratio['ratio']:.3f}",
+                        "our handler / stock handler, constant view (median of per-round ratios)",
+                        f"{ratio['paired_median']:.3f}",
                         ">= 0.97",
-                        ratio["ratio"] >= 0.97,
+                        ratio["paired_median"] >= 0.97,
                     )
                 )
             if "threads" in settings.sections:
@@ -688,14 +708,17 @@ def _proxy_rows(result: dict[str, Any], verdicts: dict[str, str]) -> list[tuple[
 def _handler_rows(result: dict[str, Any], verdicts: dict[str, str]) -> list[tuple[str, ...] | str]:
     handler, method = result["sections"]["handler"], _method(result, "handler")
     ratio = handler["ratio"]
+    method = {**method, "rounds": handler.get("rounds", method["rounds"])}
+    heading = f"2. Handler: constant 64 B async view ({_load(method)})"
     return [
-        _heading(result, "handler", f"2. Handler: constant 64 B async view ({_load(method)})"),
+        _heading(result, "handler", heading),
         _http_row(handler["variants"]["stock"], "1.00x"),
         _http_row(
             handler["variants"]["ours"],
-            f"{ratio['ratio']:.3f}x stock ({ratio['min']:.2f}-{ratio['max']:.2f})",
-            ">= 0.97x",
-            verdicts["our handler / stock handler, constant view"],
+            f"{ratio['paired_median']:.3f}x stock per round ({ratio['min']:.2f}-"
+            f"{ratio['max']:.2f}); ratio of medians {ratio['ratio']:.3f}x",
+            ">= 0.97x (per round)",
+            verdicts["our handler / stock handler, constant view (median of per-round ratios)"],
         ),
     ]
 

@@ -6,26 +6,23 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
+from tests.processes import DEADLINE, ChildProcess
 from tests.upstream import Upstream
 
 pytestmark = pytest.mark.server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEADLINE = 30.0
-"""Seconds a server gets to become ready, or to exit."""
 REQUESTS = 200
 CONCURRENCY = 16
 POOL_LIMIT = 100
@@ -37,82 +34,20 @@ FAILURE = (
 )
 
 
-class ServerProcess:
-    """A uvicorn child process whose output is collected, line by line, as it comes."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
-        self._lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
-        self._changed = threading.Condition()
-        self._readers = [
-            threading.Thread(target=self._read, args=(name, stream), daemon=True)
-            for name, stream in (("stdout", process.stdout), ("stderr", process.stderr))
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def _read(self, name: str, stream: IO[str] | None) -> None:
-        assert stream is not None
-        for line in stream:
-            with self._changed:
-                self._lines[name].append(line)
-                self._changed.notify_all()
-        with self._changed:
-            self._changed.notify_all()
-
-    @property
-    def stderr(self) -> str:
-        with self._changed:
-            return "".join(self._lines["stderr"])
-
-    def wait_for_port(self, timeout: float = DEADLINE) -> int:
-        """The port uvicorn listens on, once it says it is running (bounded wait)."""
-        found: list[int] = []
-
-        def ready() -> bool:
-            for line in self._lines["stderr"]:
-                match = RUNNING.search(line)
-                if match:
-                    found.append(int(match.group(1)))
-                    return True
-            return self.process.poll() is not None
-
-        with self._changed:
-            # Also woken when the process exits: its output streams close.
-            self._changed.wait_for(ready, timeout)
-        if not found:
-            raise AssertionError(
-                f"uvicorn was not ready within {timeout} s "
-                f"(exit code {self.process.poll()}):\n{self.stderr}"
-            )
-        return found[0]
-
-    def wait(self, timeout: float = DEADLINE) -> int:
-        """Wait (bounded) for the process to exit and its output to be read; its exit code."""
-        try:
-            code = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(
-                f"uvicorn did not exit within {timeout} s:\n{self.stderr}"
-            ) from None
-        for reader in self._readers:
-            reader.join(timeout)
-        return code
-
-    def kill(self) -> None:
-        """Kill the process if it still runs (this very process, by its PID) and reap it."""
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(DEADLINE)
-        for reader in self._readers:
-            reader.join(DEADLINE)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
+def wait_for_port(server: ChildProcess) -> int:
+    """The port uvicorn listens on, once it says it is running (bounded wait)."""
+    if not server.wait_for_output(lambda out: RUNNING.search(out) is not None, DEADLINE):
+        raise AssertionError(
+            f"uvicorn was not ready within {DEADLINE} s "
+            f"(exit code {server.process.poll()}):\n{server.stderr}"
+        )
+    match = RUNNING.search(server.output)
+    assert match is not None
+    return int(match.group(1))
 
 
 @contextmanager
-def uvicorn(upstream: Upstream, **env: str) -> Iterator[ServerProcess]:
+def uvicorn(upstream: Upstream, **env: str) -> Iterator[ChildProcess]:
     """Run uvicorn on a free port of 127.0.0.1 with the server project; kill it at the end."""
     environ = {
         key: value
@@ -138,17 +73,7 @@ def uvicorn(upstream: Upstream, **env: str) -> Iterator[ServerProcess]:
         "--lifespan",
         "on",
     ]
-    process = subprocess.Popen(
-        command,
-        cwd=REPO_ROOT,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-    )
-    server = ServerProcess(process)
+    server = ChildProcess("uvicorn", command, env=environ, cwd=REPO_ROOT)
     try:
         yield server
     finally:
@@ -163,7 +88,7 @@ def get_json(url: str) -> tuple[int, dict[str, Any]]:
 def test_serves_with_one_session_and_stops_cleanly(upstream: Upstream) -> None:
     """Under concurrent load every request shares one session; SIGTERM closes it cleanly."""
     with uvicorn(upstream) as server:
-        port = server.wait_for_port()
+        port = wait_for_port(server)
         url = f"http://127.0.0.1:{port}/proxy"
         with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
             results = list(pool.map(get_json, [url] * REQUESTS))
@@ -175,7 +100,7 @@ def test_serves_with_one_session_and_stops_cleanly(upstream: Upstream) -> None:
         assert 1 <= len(upstream.connections) <= min(POOL_LIMIT, CONCURRENCY)
 
         began = time.monotonic()
-        server.process.send_signal(signal.SIGTERM)
+        server.stop(signal.SIGTERM)
         code = server.wait()
         stderr = server.stderr
 

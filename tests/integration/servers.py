@@ -13,9 +13,7 @@ import importlib.util
 import os
 import re
 import signal
-import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,10 +22,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import psutil
 import pytest
+
+from tests.processes import DEADLINE, ChildProcess
 
 __all__ = [
     "DEADLINE",
@@ -42,8 +41,6 @@ __all__ = [
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_ROOT = REPO_ROOT / "examples" / "demo"
 APP = "tests.integration.project.asgi:application"
-DEADLINE = 30.0
-"""Seconds a server gets to become ready, or to exit."""
 RESOURCES = ("upstream", "http_session", "cache")
 """The demo container's resources."""
 # The factory each resource of the demo is declared with, as the library's "created" debug
@@ -216,34 +213,13 @@ def server_named(name: str) -> Server:
     raise LookupError(name)
 
 
-class ServerProcess:
+class ServerProcess(ChildProcess):
     """A running server: its output, collected line by line as it comes, and its controls."""
 
-    def __init__(self, server: Server, process: subprocess.Popen[str]) -> None:
+    def __init__(self, server: Server, env: dict[str, str]) -> None:
+        super().__init__(server.name, server.command(), env=env, cwd=REPO_ROOT)
         self.server = server
-        self.process = process
         self.port = 0
-        self._lines: list[str] = []
-        self._changed = threading.Condition()
-        self._readers = [
-            threading.Thread(target=self._read, args=(stream,), daemon=True)
-            for stream in (process.stdout, process.stderr)
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def _read(self, stream: IO[str] | None) -> None:
-        assert stream is not None
-        for line in stream:
-            with self._changed:
-                self._lines.append(line)
-                self._changed.notify_all()
-
-    @property
-    def output(self) -> str:
-        """Everything the server wrote so far, stdout and stderr interleaved as read."""
-        with self._changed:
-            return "".join(self._lines)
 
     @property
     def url(self) -> str:
@@ -298,42 +274,6 @@ class ServerProcess:
                     f"{self.server.name} was not ready within {timeout} s:\n{self.output}"
                 )
             time.sleep(0.05)
-
-    # -- stopping ------------------------------------------------------------------------------
-
-    def stop(self, signum: int = signal.SIGTERM, *, group: bool = False) -> None:
-        """Send ``signum`` to the server process, or to its whole process group (Ctrl-C)."""
-        if group:
-            os.killpg(self.process.pid, signum)
-        else:
-            self.process.send_signal(signum)
-
-    def wait(self, timeout: float = DEADLINE) -> int:
-        """Wait (bounded) for the process to exit and its output to be read; its exit code."""
-        try:
-            code = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(
-                f"{self.server.name} did not exit within {timeout} s:\n{self.output}"
-            ) from None
-        for reader in self._readers:
-            reader.join(timeout)
-        return code
-
-    def kill(self) -> None:
-        """Kill what is left of this server's process group (its workers too) and reap it."""
-        if self.process.poll() is None:
-            with suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(DEADLINE)
-        # Workers outlive a killed master only briefly: they are in the same group.
-        with suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        for reader in self._readers:
-            reader.join(DEADLINE)
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
 
     # -- what the logs say ---------------------------------------------------------------------
 
@@ -392,18 +332,7 @@ def server_environment(upstream_url: str, **extra: str) -> dict[str, str]:
 def serve(server: Server, upstream_url: str, **env: str) -> Iterator[ServerProcess]:
     """Start ``server`` on a free port of 127.0.0.1 with the demo project; kill it at the end."""
     server.require()
-    process = subprocess.Popen(
-        server.command(),
-        cwd=REPO_ROOT,
-        env=server_environment(upstream_url, **env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        start_new_session=True,
-    )
-    running = ServerProcess(server, process)
+    running = ServerProcess(server, server_environment(upstream_url, **env))
     try:
         yield running
     finally:
