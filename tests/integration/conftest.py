@@ -1,5 +1,5 @@
-"""The integration suite runs only when asked: ``LIFESPAN_DI_INTEGRATION=1`` (``nox -f
-noxfile_integration.py -s integration``). Otherwise none of its modules is even collected, so
+"""The integration suite runs only when asked: ``LIFESPAN_DI_INTEGRATION=1`` (``nox -s
+integration``). Otherwise none of its modules is even collected, so
 the main test run neither needs the servers nor spends minutes on them.
 
 Each test records what it observed; the table is printed at the end of the run and, with

@@ -94,7 +94,7 @@ class Server:
         if importlib.util.find_spec(self.module) is None:
             pytest.fail(
                 f"{self.name}: {self.module} is not installed; the `integration` nox session "
-                "installs every server (see noxfile_integration.py)."
+                "installs every server (see the `integration` session of noxfile.py)."
             )
         gunicorn_asgi = self.module == "gunicorn" and "asgi" in self.args
         if gunicorn_asgi and importlib.util.find_spec("gunicorn.workers.gasgi") is None:

@@ -3,7 +3,8 @@
 ``INTEGRATION_UPSTREAM_URL`` (required) is the suite's upstream; each process calls it under
 ``/w/<pid>/``, so the upstream can tell the workers of one server apart. ``INTEGRATION_CASE``
 picks the container: ``demo`` (the demo's own) or one of the fault containers in
-``tests.integration.project.containers``. The demo's ``DEMO_*`` variables still apply.
+``tests.integration.project.containers``. ``INTEGRATION_REQUEST_THREADS=1`` turns on
+``REQUEST_THREADS``. The demo's ``DEMO_*`` variables still apply.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ if INTEGRATION_CASE not in CONTAINERS:
 ROOT_URLCONF = "tests.integration.project.urls"
 DJANGO_LIFESPAN_DI = {
     **DEMO_LIFESPAN_DI,
+    # "1": each request's sync work on a reused request thread (the REQUEST_THREADS option).
+    "REQUEST_THREADS": True if os.environ.get("INTEGRATION_REQUEST_THREADS") == "1" else None,
     "CONTAINER": CONTAINERS[INTEGRATION_CASE],
     "STARTUP_TIMEOUT": float(
         os.environ.get("INTEGRATION_STARTUP_TIMEOUT", DEMO_LIFESPAN_DI["STARTUP_TIMEOUT"])

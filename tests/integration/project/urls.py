@@ -11,6 +11,7 @@ from tests.integration.project import views
 urlpatterns: list[URLPattern] = [
     *demo_urlpatterns,
     path("integration/whoami", views.whoami, name="whoami"),
+    path("integration/thread", views.thread, name="thread"),
 ]
 
 if settings.INTEGRATION_CASE == "stampede":

@@ -1,8 +1,10 @@
-"""A view the demo does not have: per-user requests through the shared session."""
+"""Views the demo does not have: per-user requests through the shared session, and which
+thread ran a sync view."""
 
 from __future__ import annotations
 
 import os
+import threading
 
 from aiohttp import ClientSession
 from demo.containers import Container
@@ -34,4 +36,17 @@ async def whoami(
             "session": id(session),
             "pid": os.getpid(),
         }
+    )
+
+
+_thread_state = threading.local()
+
+
+def thread(request: HttpRequest) -> JsonResponse:
+    """``/integration/thread``: a sync view; which thread ran it, and how many requests that
+    thread has served (a plain ``threading.local``: it survives on a reused thread)."""
+    served = getattr(_thread_state, "served", 0) + 1
+    _thread_state.served = served
+    return JsonResponse(
+        {"pid": os.getpid(), "thread": threading.current_thread().name, "served": served}
     )
