@@ -129,11 +129,10 @@ class RequestThreadPool:
         if self._trim_handle is not None:
             self._trim_handle.cancel()
             self._trim_handle = None
-        idle, self._idle = self._idle, []
-        for thread in idle:
-            thread.close()
+        self._retire(len(self._idle))
 
     def _retire(self, count: int) -> None:
+        """Close the ``count`` longest idle threads."""
         retired, self._idle = self._idle[:count], self._idle[count:]
         for thread in retired:
             thread.close()
