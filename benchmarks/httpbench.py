@@ -380,12 +380,12 @@ class LoadGenerator:
         return result
 
 
-def run_module(module: str, quick: bool) -> dict[str, Any]:
+def run_module(module: str, quick: bool, env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Run an in-process benchmark module in a process of its own, on the server's CPU."""
     command = [sys.executable, "-m", module, *(["--quick"] if quick else [])]
     completed = subprocess.run(
         pinned(command, SERVER_CPU),
-        env=child_env(),
+        env=child_env(env),
         capture_output=True,
         text=True,
         preexec_fn=preexec(SERVER_CPU),

@@ -65,6 +65,7 @@ HANDLER = [
     Variant("stock", "Django ASGIHandler (stock)", _STOCK_APP, "/const", "auto", _DI),
     Variant("ours", "LifespanASGIHandler (ours)", _OURS_APP, "/const", "on", _DI),
 ]
+SAME_PROCESS_TARGETS = (("constant", "our handler / stock handler"), ("proxy", "(c)/(b)"))
 HANDLER_ROUNDS = 3
 """The handler section runs this many times the rounds of the others (see its target)."""
 CONN_MAX_AGES = (0, 60)
@@ -419,11 +420,18 @@ def run_all(settings: Settings) -> dict[str, Any]:
                 handler = _summarize_http(HANDLER, runs)
                 ratio = _paired(runs, "ours", "stock", "rps")
                 p99 = _paired(runs, "ours", "stock", "p99_ms")
+                _progress("handlers in one process ...")
+                same_process = httpbench.run_module(
+                    "benchmarks.handler_inproc",
+                    settings.quick,
+                    {"BENCH_UPSTREAM_URL": upstream.url},
+                )
                 sections["handler"] = {
                     "variants": handler,
                     "ratio": ratio,
                     "p99_ratio": p99,
                     "rounds": rounds,
+                    "same_process": same_process,
                 }
                 targets.append(
                     _target(
@@ -434,6 +442,17 @@ def run_all(settings: Settings) -> dict[str, Any]:
                         ratio["paired_median"] >= 0.97,
                     )
                 )
+                for view, name in SAME_PROCESS_TARGETS:
+                    measured = same_process[view]["ratio"]
+                    targets.append(
+                        _target(
+                            "handler",
+                            f"{name}, {view} view, one process (requests per CPU-second)",
+                            f"{measured:.3f}",
+                            ">= 0.97",
+                            measured >= 0.97,
+                        )
+                    )
             if "threads" in settings.sections:
                 sections["threads"] = _threads_section(settings, load, workdir)
                 targets.extend(_threads_targets(sections["threads"]))
@@ -720,7 +739,48 @@ def _handler_rows(result: dict[str, Any], verdicts: dict[str, str]) -> list[tupl
             ">= 0.97x (per round)",
             verdicts["our handler / stock handler, constant view (median of per-round ratios)"],
         ),
+        *_same_process_rows(handler["same_process"], verdicts),
     ]
+
+
+def _same_process_rows(
+    same: dict[str, Any], verdicts: dict[str, str]
+) -> list[tuple[str, ...] | str]:
+    rows: list[tuple[str, ...] | str] = [
+        f"2. Both handlers in one process, alternating batches of {same['requests_per_batch']:,} "
+        f"requests at concurrency {same['concurrency']} ({same['repeats']} each, "
+        f"{same['loop']}): CPU per request"
+    ]
+    views = (
+        ("constant", "constant view", "our handler / stock handler", "/const", "/const"),
+        ("proxy", "proxy view", "(c)/(b)", "(b) /global", "(c) /injected"),
+    )
+    for key, label, name, stock_path, ours_path in views:
+        entry = same[key]
+        for side, handler, path in (
+            ("stock", "Django ASGIHandler (stock)", stock_path),
+            ("ours", "LifespanASGIHandler (ours)", ours_path),
+        ):
+            cpu = entry[f"{side}_cpu_us"]
+            ratio, target, verdict = "1.00x", "", ""
+            if side == "ours":
+                ratio = (
+                    f"{entry['ratio']:.3f}x stock requests per CPU-second "
+                    f"({entry['min']:.2f}-{entry['max']:.2f})"
+                )
+                target = ">= 0.97x"
+                verdict = verdicts[f"{name}, {key} view, one process (requests per CPU-second)"]
+            rows.append(
+                _row(
+                    f"{label}, {handler}, {path}",
+                    f"{_num(cpu['median'])} us",
+                    f"{_num(cpu['min'])}-{_num(cpu['max'])}",
+                    ratio=ratio,
+                    target=target,
+                    verdict=verdict,
+                )
+            )
+    return rows
 
 
 def _injection_rows(
