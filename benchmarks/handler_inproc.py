@@ -12,9 +12,7 @@ Run alone with ``python -m benchmarks.handler_inproc [--quick]`` (JSON on stdout
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import os
 import statistics
 import time
@@ -29,6 +27,7 @@ django.setup(set_prefix=False)
 
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
+from benchmarks import inprocess  # noqa: E402
 from django_lifespan_di.asgi import LifespanASGIHandler  # noqa: E402
 
 App = Callable[..., Awaitable[None]]
@@ -145,12 +144,5 @@ def run(quick: bool) -> dict[str, Any]:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(json.dumps(run(args.quick), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    inprocess.main(run, __doc__)

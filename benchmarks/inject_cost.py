@@ -9,11 +9,9 @@ resolves against the process's container, so this configures Django with this mo
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import importlib
-import json
 import statistics
 import sys
 import time
@@ -26,6 +24,7 @@ from dependency_injector.wiring import Provide, inject
 from django.conf import settings
 
 import django_lifespan_di
+from benchmarks import inprocess
 from django_lifespan_di import LifespanResource, get_container
 
 
@@ -199,12 +198,5 @@ def run(quick: bool) -> dict[str, Any]:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(json.dumps(run(args.quick), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    inprocess.main(run, __doc__)

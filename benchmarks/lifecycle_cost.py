@@ -7,9 +7,7 @@ for each repeat, medians reported. Run alone with ``python -m benchmarks.lifecyc
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import statistics
 import time
 from collections.abc import AsyncIterator
@@ -17,6 +15,7 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from benchmarks import inprocess
 from django_lifespan_di import LifespanResource
 from django_lifespan_di._lifecycle import Lifecycle
 
@@ -90,12 +89,5 @@ def run(quick: bool) -> dict[str, Any]:
     return summary
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(json.dumps(run(args.quick), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    inprocess.main(run, __doc__)
