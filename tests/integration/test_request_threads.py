@@ -58,7 +58,8 @@ def test_sync_views_run_on_reused_request_threads_and_the_server_stops_cleanly(
     )
     assert load.errors == [], load.errors[:10]
     assert names == {"django-request": REQUESTS}
-    assert len(threads) == server.workers, threads
+    # The kernel decides which worker accepts a connection: one may have served them all.
+    assert 1 <= len(threads) <= server.workers, threads
     assert all(count <= THREADS_PER_WORKER for count in threads.values()), threads
     assert process.problems() == [], process.output
     assert code == server.sigterm_exit, process.output
