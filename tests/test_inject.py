@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from aiohttp import ClientSession
+from asgiref.sync import async_to_sync
 from dependency_injector import containers, providers
 from dependency_injector.wiring import Provide
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.test import AsyncClient, override_settings
+from django.test import AsyncClient, Client, override_settings
 
 from django_lifespan_di import AsyncResourceRequiredError, LifespanResource, _container, inject
 from django_lifespan_di._inject import injected_markers
@@ -228,7 +230,7 @@ async def test_a_failing_provider_leaves_no_unawaited_start_behind(
     _, both = _first_then_refusal(monkeypatch, LifespanResource(probe.open))
 
     with pytest.raises(RuntimeError, match="refused"):
-        both()
+        await both()
     assert probe.starts == 0
 
 
@@ -240,10 +242,145 @@ async def test_a_failing_provider_leaves_a_stock_resource_start_running(
     container, both = _first_then_refusal(monkeypatch, providers.Resource(_stock_value))
 
     with pytest.raises(RuntimeError, match="refused"):
-        both()
+        await both()
     assert await container.first() == "stock value"
     await container.shutdown_resources()
 
 
 async def _stock_value() -> str:
     return "stock value"
+
+
+# Run modes: the wrapper touches no event loop until its coroutine runs.
+
+
+def test_an_async_view_runs_under_async_to_sync_from_sync_code() -> None:
+    """async_to_sync creates the coroutine before any loop runs; the view still gets its
+    loop's session, closed with that loop."""
+    session = async_to_sync(inject_views.get_session)()
+
+    assert isinstance(session, ClientSession)
+    assert session.closed
+
+
+def test_an_async_view_runs_under_asyncio_run() -> None:
+    """asyncio.run(view()) from plain sync code: one session for that loop, closed with it."""
+    coroutine = inject_views.get_session()  # created outside any loop, as asyncio.run's caller
+    session = asyncio.run(coroutine)
+
+    assert isinstance(session, ClientSession)
+    assert session.closed
+
+
+@pytest.mark.parametrize("url", ["/session", "/cbv"])
+def test_async_views_run_under_the_sync_test_client(url: str) -> None:
+    """Django's sync Client runs each async view in a new loop: a function view and a
+    class-based view each get an open session, a new one per request."""
+    client = Client()
+    first = client.get(url)
+    second = client.get(url)
+
+    assert first.status_code == second.status_code == 200
+    assert first.json()["session"] != second.json()["session"]
+    assert first.json().get("closed", False) is False
+
+
+@pytest.mark.asyncio
+async def test_an_async_generator_function_gets_values_not_coroutines() -> None:
+    """An injected async generator function gets the session itself, each item."""
+    async with drive_lifespan() as run:
+        session = run.state["django_lifespan_di"]["http_session"]
+        items = [item async for item in inject_views.stream_sessions(3)]
+    assert items == [session, session, session]
+
+
+@pytest.mark.asyncio
+async def test_an_annotated_marker_is_injected_and_hidden_from_wiring() -> None:
+    """Annotated[T, Provide[...]] injects like a Provide default, and the wrapper's signature
+    shows no marker (so wire() leaves it alone)."""
+    async with drive_lifespan() as run:
+        session = run.state["django_lifespan_di"]["http_session"]
+        assert await inject_views.annotated_session() is session
+    shown = inspect.signature(inject_views.annotated_session).parameters["session"]
+    assert shown.annotation is ClientSession
+    assert repr(shown.default) == "<injected Provide[Container.http_session]>"
+
+
+def test_a_positional_only_injected_parameter_is_refused_at_decoration() -> None:
+    """A positional-only parameter cannot be injected: decoration fails, saying how to fix."""
+    with pytest.raises(TypeError, match=r"'session' is positional-only.*after the '/'"):
+
+        @inject
+        async def view(session: Any = Provide["http_session"], /) -> None: ...
+
+
+def test_an_annotated_hint_that_cannot_be_evaluated_is_refused_clearly() -> None:
+    """A string annotation naming an unknown type cannot be read for markers: the error says
+    why and what to do instead."""
+
+    async def view(session: Annotated[NotImported, Provide["http_session"]]) -> None:  # type: ignore[name-defined]  # noqa: F821
+        ...
+
+    with pytest.raises(TypeError, match=r"cannot be evaluated.*Provide\[\.\.\.\] default"):
+        inject(view)
+
+
+@pytest.fixture(name="dependents")
+def fixture_dependents() -> Any:
+    """The process container is tests.inject_views.Dependents, built as the app builds it."""
+    with override_settings(DJANGO_LIFESPAN_DI={"CONTAINER": "tests.inject_views.Dependents"}):
+        yield _container.get_container()
+
+
+async def _started_then(view: Any, container: Any) -> Any:
+    await container.http_session.init()
+    try:
+        return await view()
+    finally:
+        await container.http_session.shutdown()
+
+
+async def _lazily(view: Any, container: Any) -> Any:
+    return await view()
+
+
+@pytest.mark.parametrize(
+    "view",
+    [inject_views.from_factory, inject_views.from_singleton, inject_views.from_callable],
+    ids=["Factory", "Singleton", "Callable"],
+)
+@pytest.mark.parametrize("first", [_started_then, _lazily], ids=["started-first", "lazy-first"])
+def test_dependents_get_a_session_whatever_loop_used_them_first(
+    dependents: Any, view: Any, first: Any
+) -> None:
+    """A Factory, Singleton or Callable over the session gets a real session on every loop,
+    whichever use came first (dependency-injector fixes a provider's mode on its first call)."""
+    results = [
+        asyncio.run(first(view, dependents)),
+        asyncio.run(_lazily(view, dependents)),
+        asyncio.run(_started_then(view, dependents)),
+    ]
+    assert all(isinstance(result, ClientSession) for result in results), results
+
+
+@pytest.mark.parametrize("first", [_started_then, _lazily], ids=["started-first", "lazy-first"])
+def test_a_provided_attribute_is_a_value_on_every_loop(dependents: Any, first: Any) -> None:
+    """``Provide[Container.http_session.provided.closed]`` gives the open session's flag on
+    every loop, never a coroutine."""
+    view = inject_views.from_provided
+    results = [asyncio.run(first(view, dependents)), asyncio.run(_lazily(view, dependents))]
+    assert results == [False, False]
+
+
+@pytest.mark.asyncio
+async def test_a_sync_function_never_receives_what_is_built_from_an_async_resource(
+    dependents: Any,
+) -> None:
+    """A sync function asking for a Factory over the session, called where a loop runs, gets
+    an error naming the marker and the fix, not a coroutine or a future."""
+    with pytest.raises(
+        AsyncResourceRequiredError,
+        match=r"sync_from_factory is a sync function but asks for "
+        r"client=Provide\[Dependents\.factory\].*async def",
+    ):
+        inject_views.sync_from_factory()

@@ -498,14 +498,38 @@ def test_at_exit_a_start_still_in_progress_is_left_alone(caplog: pytest.LogCaptu
         assert use.cancelled()
 
 
-def test_at_exit_an_instance_of_a_closed_loop_is_reported_not_closed(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """An instance whose loop was closed without shutting it down cannot be closed at exit; a
-    warning names the resource and the reason."""
+def test_a_plain_loop_close_closes_the_loops_instances_first() -> None:
+    """``loop.close()`` without ``shutdown_asyncgens()`` (a hand-written worker) still closes
+    the instances the loop created, and the resource forgets the loop."""
     connection = Connection()
     resource: LifespanResource[Connection] = LifespanResource(lambda: connection)
     loop = asyncio.new_event_loop()
+    loop.run_until_complete(use_of(resource))
+
+    loop.close()
+
+    assert connection.closed
+    assert loop.is_closed()
+    assert resource._states == {}
+
+
+class _UnpatchableLoop(asyncio.SelectorEventLoop):
+    """A loop whose methods cannot be replaced on the instance, as uvloop's."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "close":
+            raise AttributeError(name)
+        super().__setattr__(name, value)
+
+
+def test_at_exit_an_instance_of_a_closed_loop_is_reported_not_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An instance whose loop (of a type that cannot be watched) was closed without shutting it
+    down cannot be closed at exit; a warning names the resource and the reason."""
+    connection = Connection()
+    resource: LifespanResource[Connection] = LifespanResource(lambda: connection)
+    loop = _UnpatchableLoop()
     loop.run_until_complete(use_of(resource))
     generator = resource._states[loop].generator
     loop.close()

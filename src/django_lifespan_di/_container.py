@@ -8,6 +8,7 @@ from typing import Any
 from dependency_injector import providers
 from django.core.exceptions import ImproperlyConfigured
 
+from django_lifespan_di._resource import LifespanResource, pin_async_dependents
 from django_lifespan_di.conf import ConfigurationError, LifespanSettings, get_settings
 
 __all__ = [
@@ -55,6 +56,10 @@ def setup() -> None:
             "modules and packages in its wiring_config and in DJANGO_LIFESPAN_DI['WIRE'].",
         )
         return
+    for name, provider in provider_names(container).items():
+        if isinstance(provider, LifespanResource):
+            provider.name = name
+    pin_async_dependents(container)
     _registry.container = container
     _registry.settings = settings
 

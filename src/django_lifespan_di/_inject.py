@@ -5,24 +5,29 @@ object) and costs microseconds per call even for a ready resource. This one reso
 ``Provide[...]`` markers against the process's container on first use (again whenever the
 container is rebuilt, as in tests), and then hands a started ``LifespanResource`` to the
 function with a dictionary lookup.
+
+The markers a parameter carries are found by :func:`find_markers`, the one scanner that the
+system checks use too: a ``Provide[...]`` default or an ``Annotated[T, Provide[...]]`` hint.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import typing
 from asyncio import get_running_loop
 from collections.abc import Callable
 from inspect import isawaitable
 from typing import Any, TypeVar, cast
 
-from asgiref.sync import markcoroutinefunction
+from dependency_injector import containers
 from dependency_injector.wiring import Closing, Provide, Provider, ProvidersMap
 
 from django_lifespan_di import _container
-from django_lifespan_di._resource import LifespanResource
+from django_lifespan_di._resource import AsyncResourceRequiredError, LifespanResource
 
-__all__ = ["inject", "injected_markers"]
+__all__ = ["find_markers", "inject", "injected_markers", "marker_text"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,6 +35,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _PROVIDE = cast("type[Any]", Provide)
 _PROVIDER = cast("type[Any]", Provider)
 _CLOSING = cast("type[Any]", Closing)
+_MARKERS = (_PROVIDE, _PROVIDER, _CLOSING)
 
 _MARKERS_ATTRIBUTE = "__django_lifespan_di_markers__"
 _UNRESOLVED = object()
@@ -48,7 +54,7 @@ class _Injected:
         self.marker = marker
 
     def __repr__(self) -> str:
-        return f"<injected {self.marker!r}>"
+        return f"<injected {marker_text(self.marker)}>"
 
 
 def injected_markers(fn: Callable[..., Any]) -> dict[str, Any] | None:
@@ -56,22 +62,101 @@ def injected_markers(fn: Callable[..., Any]) -> dict[str, Any] | None:
     return getattr(fn, _MARKERS_ATTRIBUTE, None)
 
 
-def inject(fn: F) -> F:
-    """Give ``fn`` the providers its ``Provide[...]`` defaults name, from the process container.
+def find_markers(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The injection markers of ``fn``'s parameters: a marker default, or ``Annotated`` metadata.
 
-    Works on sync and async functions and methods (class-based views included), needs no
-    wiring, and honours overrides. Async resources need an async function.
+    Annotations written as strings (``from __future__ import annotations``) are evaluated; an
+    ``Annotated`` hint that cannot be evaluated yet is a ``TypeError`` saying so.
     """
-    signature = inspect.signature(fn)
-    markers: dict[str, Any] = {}
+    return {name: marker for name, (marker, _) in _scan(fn)[1].items()}
+
+
+def _scan(
+    fn: Callable[..., Any],
+) -> tuple[inspect.Signature, dict[str, tuple[Any, bool]]]:
+    """``fn``'s signature and, by parameter, its marker and whether it came from ``Annotated``."""
+    try:
+        signature = inspect.signature(fn, eval_str=True)
+    except NameError as exc:
+        signature = inspect.signature(fn)
+        hinted = [
+            name
+            for name, parameter in signature.parameters.items()
+            if isinstance(parameter.annotation, str) and "Provide" in parameter.annotation
+        ]
+        if hinted:
+            raise TypeError(
+                f"{fn.__qualname__}: the annotation of {', '.join(hinted)} cannot be evaluated "
+                f"({exc}), so its Annotated[..., Provide[...]] marker cannot be read. Import the "
+                "names it uses at module level (not under TYPE_CHECKING), or give the parameter "
+                "a Provide[...] default instead."
+            ) from exc
+    found: dict[str, tuple[Any, bool]] = {}
     for name, parameter in signature.parameters.items():
-        if isinstance(parameter.default, _CLOSING):
+        if isinstance(parameter.default, _MARKERS):
+            found[name] = (parameter.default, False)
+            continue
+        if typing.get_origin(parameter.annotation) is typing.Annotated:
+            for candidate in parameter.annotation.__metadata__:
+                if isinstance(candidate, _MARKERS):
+                    found[name] = (candidate, True)
+                    break
+    return signature, found
+
+
+def marker_text(marker: Any) -> str:
+    """``Provide[Container.http_session]``, as the user wrote it (not an object address)."""
+    kind = type(marker).__name__
+    target = marker.provider
+    if isinstance(marker, _CLOSING):
+        return f"{kind}[{marker_text(target)}]"
+    if isinstance(target, str):
+        return f"{kind}[{target!r}]"
+    return f"{kind}[{_provider_text(target)}]"
+
+
+def _provider_text(provider: Any) -> str:
+    for declared in _declared_containers():
+        for name, each in _container.provider_names(declared).items():
+            if each is provider:
+                return f"{declared.__qualname__}.{name}"
+    return f"<{type(provider).__name__} of no declared container>"
+
+
+def _declared_containers() -> list[type[Any]]:
+    found: list[type[Any]] = []
+    pending: list[type[Any]] = [containers.DeclarativeContainer]
+    while pending:
+        for subclass in pending.pop().__subclasses__():
+            if subclass not in found:
+                found.append(subclass)
+                pending.append(subclass)
+    return found
+
+
+def inject(fn: F) -> F:
+    """Give ``fn`` the providers its ``Provide[...]`` markers name, from the process container.
+
+    Works on sync and async functions, async generator functions and methods (class-based views
+    included), needs no wiring, and honours overrides. Async resources need an async function:
+    nothing is resolved before the coroutine runs, so ``async_to_sync`` and ``asyncio.run`` can
+    create it outside the event loop that runs it.
+    """
+    signature, scanned = _scan(fn)
+    markers: dict[str, Any] = {}
+    for name, (marker, _) in scanned.items():
+        if isinstance(marker, _CLOSING):
             raise TypeError(
                 f"{fn.__qualname__}: Closing[...] markers need dependency-injector's own "
                 "@inject (dependency_injector.wiring.inject) and wiring."
             )
-        if isinstance(parameter.default, (_PROVIDE, _PROVIDER)):
-            markers[name] = parameter.default
+        if signature.parameters[name].kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise TypeError(
+                f"{fn.__qualname__}: the injected parameter {name!r} is positional-only, so it "
+                "can only be passed by position and cannot be injected. Move it after the '/' "
+                "of the signature."
+            )
+        markers[name] = marker
     if not markers:
         raise TypeError(
             f"{fn.__qualname__} has no Provide[...] default to inject; remove @inject "
@@ -81,78 +166,125 @@ def inject(fn: F) -> F:
     resolved: list[Any] = [_UNRESOLVED, ()]
     registry = _container._registry
 
-    def providers_for(container: Any) -> tuple[tuple[str, Any, bool], ...]:
+    def targets() -> tuple[tuple[str, Any, bool], ...]:
+        container = registry.container
+        if resolved[0] is container:
+            return resolved[1]  # type: ignore[no-any-return]
         if container is None:
             container = _container.get_container()  # raises the reason there is none
         resolved[1] = _resolve(fn, container, markers)
         resolved[0] = container
         return resolved[1]  # type: ignore[no-any-return]
 
+    async def provide(kwargs: dict[str, Any]) -> None:
+        loop = get_running_loop()
+        pending = None
+        try:
+            for name, provider, fast in targets():
+                if name in kwargs:
+                    continue
+                if fast:
+                    # A started LifespanResource of this loop, not overridden: no call.
+                    ready = provider.ready_instance
+                    if ready is not None and ready[0] is loop:
+                        kwargs[name] = ready[1]
+                        continue
+                value = provider()
+                if isawaitable(value):
+                    pending = [*(pending or ()), (name, value)]
+                else:
+                    kwargs[name] = value
+        except BaseException:
+            for _, value in pending or ():
+                if inspect.iscoroutine(value):
+                    value.close()  # never awaited now: no "never awaited" warning
+            raise
+        for name, value in pending or ():
+            kwargs[name] = await value
+
+    wrapper: Callable[..., Any]
     if inspect.iscoroutinefunction(fn):
 
-        async def resolve_then_call(
-            args: tuple[Any, ...], kwargs: dict[str, Any], pending: list[tuple[str, Any]]
-        ) -> Any:
-            for name, value in pending:
-                kwargs[name] = await value
+        @functools.wraps(fn)
+        async def async_injecting(*args: Any, **kwargs: Any) -> Any:
+            await provide(kwargs)
             return await fn(*args, **kwargs)
 
-        # Not an `async def`: when every value is at hand, it returns fn's own coroutine and
-        # saves a coroutine frame per call. Marked, so Django and asyncio see a coroutine
-        # function; a value still to be awaited goes through resolve_then_call.
-        @functools.wraps(fn)
-        def async_injecting(*args: Any, **kwargs: Any) -> Any:
-            container = registry.container
-            targets = resolved[1] if resolved[0] is container else providers_for(container)
-            loop = get_running_loop()
-            pending = None
-            try:
-                for name, provider, fast in targets:
-                    if name in kwargs:
-                        continue
-                    if fast:
-                        # A started LifespanResource of this loop, not overridden: no call.
-                        ready = provider.ready_instance
-                        if ready is not None and ready[0] is loop:
-                            kwargs[name] = ready[1]
-                            continue
-                    value = provider()
-                    if isawaitable(value):
-                        pending = [*(pending or ()), (name, value)]
-                    else:
-                        kwargs[name] = value
-            except BaseException:
-                for _, value in pending or ():
-                    if inspect.iscoroutine(value):
-                        value.close()  # never awaited now: no "never awaited" warning
-                raise
-            if pending is None:
-                return fn(*args, **kwargs)
-            return resolve_then_call(args, kwargs, pending)
+        wrapper = async_injecting
+    elif inspect.isasyncgenfunction(fn):
 
-        markcoroutinefunction(async_injecting)
-        wrapper: Callable[..., Any] = async_injecting
+        @functools.wraps(fn)
+        async def async_generator_injecting(*args: Any, **kwargs: Any) -> Any:
+            await provide(kwargs)
+            async with contextlib.aclosing(fn(*args, **kwargs)) as generator:
+                async for item in generator:
+                    yield item
+
+        wrapper = async_generator_injecting
     else:
 
         @functools.wraps(fn)
         def sync_injecting(*args: Any, **kwargs: Any) -> Any:
-            container = registry.container
-            targets = resolved[1] if resolved[0] is container else providers_for(container)
-            for name, provider, _ in targets:
+            for name, provider, _ in targets():
                 if name not in kwargs:
-                    kwargs[name] = provider()
+                    kwargs[name] = _sync_value(fn, name, markers[name], provider)
             return fn(*args, **kwargs)
 
         wrapper = sync_injecting
 
-    wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[
-            parameter.replace(default=_Injected(markers[name])) if name in markers else parameter
-            for name, parameter in signature.parameters.items()
-        ]
-    )
+    setattr(wrapper, "__signature__", _shown_signature(signature, scanned))  # noqa: B010
     setattr(wrapper, _MARKERS_ATTRIBUTE, markers)
     return cast(F, wrapper)
+
+
+def _sync_value(fn: Callable[..., Any], name: str, marker: Any, provider: Any) -> Any:
+    try:
+        value = provider()
+    except AsyncResourceRequiredError as exc:
+        raise _sync_refusal(fn, name, marker) from exc
+    if isawaitable(value):
+        if inspect.iscoroutine(value):
+            value.close()  # never awaited: no "never awaited" warning
+        else:
+            # A future of dependency-injector's async mode: nobody will read its result.
+            cast("Any", value).cancel()
+        raise _sync_refusal(fn, name, marker)
+    return value
+
+
+def _sync_refusal(fn: Callable[..., Any], name: str, marker: Any) -> AsyncResourceRequiredError:
+    return AsyncResourceRequiredError(
+        f"{fn.__qualname__} is a sync function but asks for {name}={marker_text(marker)}, "
+        "which is provided asynchronously (an async resource, or something built from one). "
+        f"Declare {fn.__qualname__} `async def`, or inject a sync provider."
+    )
+
+
+def _shown_signature(
+    signature: inspect.Signature, scanned: dict[str, tuple[Any, bool]]
+) -> inspect.Signature:
+    """The signature without markers, so that ``wire()`` leaves the wrapper alone."""
+    parameters = []
+    for name, parameter in signature.parameters.items():
+        if name in scanned:
+            marker, annotated = scanned[name]
+            if annotated:
+                parameter = parameter.replace(annotation=typing.get_args(parameter.annotation)[0])
+            parameter = parameter.replace(default=_Injected(marker))
+        parameters.append(parameter)
+    try:
+        return signature.replace(parameters=parameters)
+    except ValueError:
+        # An Annotated parameter without a default before one that has none: show no default.
+        return signature.replace(
+            parameters=[
+                each.replace(default=inspect.Parameter.empty)
+                if isinstance(each.default, _Injected)
+                and not isinstance(signature.parameters[each.name].default, _MARKERS)
+                else each
+                for each in parameters
+            ]
+        )
 
 
 def _resolve(
@@ -164,8 +296,8 @@ def _resolve(
         provider = providers_map.resolve_provider(marker.provider, marker.modifier)
         if provider is None:
             raise LookupError(
-                f"{fn.__qualname__}({name}={marker!r}) names no provider of the container "
-                f"{_container.container_name(container)}."
+                f"{fn.__qualname__}({name}={marker_text(marker)}) names no provider of the "
+                f"container {_container.container_name(container)}."
             )
         if isinstance(marker, _PROVIDER):
             # Provider[...] asks for the provider itself, not what it provides.

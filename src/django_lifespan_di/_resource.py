@@ -11,24 +11,32 @@ running event loop instead:
   creates the instance once, whatever the number of concurrent first callers, and a caller that
   is cancelled does not cancel the creation for the others;
 * each instance lives in an async generator registered with its loop, so the loop's own
-  ``shutdown_asyncgens()`` (run by ``asyncio.run`` and asgiref) closes it with the loop; what a
-  loop that is never shut down leaves open is closed at interpreter exit.
+  ``shutdown_asyncgens()`` (run by ``asyncio.run`` and asgiref) closes it with the loop; a loop
+  closed without that (a plain ``loop.close()``) closes its instances first; what a loop that is
+  never closed leaves open is closed at interpreter exit;
+* the initializer's own async generators (the user's ``yield``, a nested
+  ``asynccontextmanager``) are driven by the resource, not by the loop: their clean-up runs to
+  the end even when written without ``try``/``finally``, and in dependency order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
+import contextvars
 import inspect
 import logging
+import sys
+import threading
 import time
 import weakref
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from dependency_injector import errors, providers, resources
 
-__all__ = ["AsyncResourceRequiredError", "LifespanResource"]
+__all__ = ["AsyncResourceRequiredError", "LifespanResource", "pin_async_dependents"]
 
 logger = logging.getLogger("django_lifespan_di")
 
@@ -44,11 +52,10 @@ class AsyncResourceRequiredError(RuntimeError):
 class _LoopState:
     """One instance of a resource, owned by one event loop."""
 
-    __slots__ = ("explicit_close", "generator", "ready", "task", "value")
+    __slots__ = ("generator", "ready", "task", "value")
 
     def __init__(self) -> None:
         self.ready = False
-        self.explicit_close = False
         self.value: Any = None
         self.task: asyncio.Task[Any] | None = None
         self.generator: AsyncGenerator[Any, None] | None = None
@@ -75,7 +82,21 @@ class LifespanResource(providers.Resource[T]):
         # (loop, instance) of the latest ready instance while no override is active: what
         # django_lifespan_di.inject reads on its fast path. Cleared on any change.
         self.ready_instance: tuple[asyncio.AbstractEventLoop, Any] | None = None
+        self.name: str | None = None
+        """The provider's name in the process's container (set when the container is built)."""
         _all_resources.add(self)
+
+    @property
+    def label(self) -> str:
+        """How messages name this resource: its provider name, else its repr."""
+        return repr(self.name) if self.name is not None else repr(self)
+
+    @property
+    def provided(self) -> providers.ProvidedInstance:
+        """As ``Resource.provided``, always awaitable: what it gives depends on the loop."""
+        provided = super().provided
+        provided.enable_async_mode()
+        return provided
 
     def __deepcopy__(self, memo: dict[Any, Any] | None = None) -> LifespanResource[T]:
         if self._states:
@@ -95,7 +116,7 @@ class LifespanResource(providers.Resource[T]):
         loop = _running_loop()
         if loop is None:
             raise AsyncResourceRequiredError(
-                f"{self!r} is an async resource and no event loop is running here, so it "
+                f"{self.label} is an async resource and no event loop is running here, so it "
                 "cannot be provided. Declare the view (or the code asking for it) "
                 "`async def`, or use a sync providers.Resource for sync code."
             )
@@ -127,7 +148,7 @@ class LifespanResource(providers.Resource[T]):
         loop = _running_loop()
         if loop is None:
             raise AsyncResourceRequiredError(
-                f"{self!r} is an async resource: await its init() inside a running event loop."
+                f"{self.label} is an async resource: await its init() inside a running event loop."
             )
         return self._acquire(loop)
 
@@ -136,7 +157,7 @@ class LifespanResource(providers.Resource[T]):
         loop = _running_loop()
         if loop is None:
             raise AsyncResourceRequiredError(
-                f"{self!r} is an async resource: await its shutdown() inside the event loop "
+                f"{self.label} is an async resource: await its shutdown() inside the event loop "
                 "that started it."
             )
         return self._close(loop)
@@ -146,6 +167,7 @@ class LifespanResource(providers.Resource[T]):
         if state is None:
             state = _LoopState()
             self._states[loop] = state
+            _closer_of(loop).add(self)
             state.task = loop.create_task(self._open(loop, state))
             state.task.add_done_callback(lambda task: self._opened(loop, state, task))
         if state.ready:
@@ -166,7 +188,12 @@ class LifespanResource(providers.Resource[T]):
         state.ready = True
         if self.last_overriding is None:
             self.ready_instance = (loop, value)
-        logger.debug("created %r in %.1f ms", self, (time.perf_counter() - started) * 1000)
+        logger.debug(
+            "created %s for event loop %s in %.1f ms",
+            self.label,
+            _loop_text(loop),
+            (time.perf_counter() - started) * 1000,
+        )
         return value
 
     def _opened(
@@ -185,6 +212,8 @@ class LifespanResource(providers.Resource[T]):
     async def _lifetime(
         self, loop: asyncio.AbstractEventLoop, state: _LoopState
     ) -> AsyncGenerator[T, None]:
+        exit_: Callable[..., Awaitable[Any]] | None = None
+        owned = _own_async_generators()
         try:
             factory: Any = self.provides
             obj = factory(
@@ -193,31 +222,29 @@ class LifespanResource(providers.Resource[T]):
             )
             if inspect.isawaitable(obj):
                 obj = await obj
-            exit_ = None
-            closed_by_loop = False
             if hasattr(obj, "__aenter__") and hasattr(obj, "__aexit__"):
                 exit_ = obj.__aexit__
-                # An async generator function behind an asynccontextmanager: the loop tracks
-                # its generator too, and its shutdown_asyncgens() closes that one by itself.
-                closed_by_loop = inspect.isasyncgen(getattr(obj, "gen", None))
                 obj = await obj.__aenter__()
             elif hasattr(obj, "__enter__") and hasattr(obj, "__exit__"):
                 raise TypeError(
-                    f"{self!r} produced a sync context manager ({obj!r}); LifespanResource "
+                    f"{self.label} produced a sync context manager ({obj!r}); LifespanResource "
                     "needs an async one. Use providers.Resource for sync resources."
                 )
         except BaseException:
             self._forget(loop, state)
             raise
+        finally:
+            _OWNING.reset(owned)
         try:
             yield obj
         finally:
             self._forget(loop, state)
-            # When the loop's shutdown_asyncgens() closes this generator, it closes the
-            # initializer's generator at the same time: driving that one from here as well
-            # would fail with "asynchronous generator is already running".
-            if exit_ is not None and (state.explicit_close or not closed_by_loop):
-                await exit_(None, None, None)
+            if exit_ is not None:
+                owned = _own_async_generators()
+                try:
+                    await exit_(None, None, None)
+                finally:
+                    _OWNING.reset(owned)
 
     async def _close(self, loop: asyncio.AbstractEventLoop) -> None:
         state = self._states.get(loop)
@@ -233,7 +260,6 @@ class LifespanResource(providers.Resource[T]):
                     raise  # the caller of shutdown() was cancelled, not the start
                 return
         assert state.generator is not None
-        state.explicit_close = True
         await state.generator.aclose()
 
     def _close_leftovers(self) -> None:
@@ -243,16 +269,18 @@ class LifespanResource(providers.Resource[T]):
                 continue
             if loop.is_closed() or loop.is_running():
                 logger.warning(
-                    "could not close %r at exit: its event loop is %s",
-                    self,
+                    "could not close %s at exit: its event loop is %s",
+                    self.label,
                     "closed" if loop.is_closed() else "still running",
                 )
                 continue
-            state.explicit_close = True
-            try:
-                loop.run_until_complete(state.generator.aclose())
-            except Exception:
-                logger.exception("closing %r at exit failed", self)
+            self._close_on_stopped_loop(loop, "at exit")
+
+    def _close_on_stopped_loop(self, loop: asyncio.AbstractEventLoop, when: str) -> None:
+        try:
+            loop.run_until_complete(self._close(loop))
+        except Exception:
+            logger.exception("closing %s %s failed", self.label, when)
 
 
 async def _provided(value: Any) -> Any:
@@ -284,6 +312,91 @@ def _require_async(provides: Any) -> None:
             f"coroutine function, an async context manager or a resources.AsyncResource), "
             f"got the sync {provides!r}. Use providers.Resource for sync resources."
         )
+
+
+def pin_async_dependents(container: Any) -> None:
+    """Make every provider of ``container`` built from a ``LifespanResource`` always async.
+
+    dependency-injector fixes a provider's sync or async mode on its first call: a Factory
+    first called where the resource was ready would later pass a raw coroutine on to the
+    object it builds, on a loop where the resource is not ready yet.
+    """
+    for provider in container.traverse():
+        if isinstance(provider, LifespanResource):
+            continue
+        if any(isinstance(each, LifespanResource) for each in provider.traverse()):
+            provider.enable_async_mode()
+
+
+# While set, async generators first iterated in this context belong to a resource's lifetime,
+# which closes them itself: the loop's shutdown_asyncgens() must not close them out of order.
+_OWNING: contextvars.ContextVar[bool] = contextvars.ContextVar("django_lifespan_di_owning")
+
+
+class _FirstIterHook:
+    """The thread's asyncgen ``firstiter`` hook, passing over the generators a resource owns."""
+
+    __slots__ = ("previous",)
+
+    def __init__(self, previous: Callable[[Any], object] | None) -> None:
+        self.previous = previous
+
+    def __call__(self, generator: Any) -> None:
+        if not _OWNING.get(False) and self.previous is not None:
+            self.previous(generator)
+
+
+def _own_async_generators() -> contextvars.Token[bool]:
+    """Until the token is reset, async generators first iterated here are not the loop's."""
+    firstiter, finalizer = sys.get_asyncgen_hooks()
+    if not isinstance(firstiter, _FirstIterHook):
+        # The loop installed its hooks when it started running, and puts the ones from before
+        # back when it stops: this wrapper lasts as long as this run of the loop.
+        sys.set_asyncgen_hooks(_FirstIterHook(firstiter), finalizer)
+    return _OWNING.set(True)
+
+
+class _LoopCloser:
+    """Stands in for ``loop.close`` of a loop that has instances: closes them first.
+
+    Hand-written workers and commands often end a loop with a plain ``loop.close()``, without
+    ``shutdown_asyncgens()``: the instances would stay open, one session per loop.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, close: Callable[[], None]) -> None:
+        self.loop = loop
+        self.close = close
+        self.resources: list[weakref.ref[LifespanResource[Any]]] = []
+
+    def add(self, resource: LifespanResource[Any]) -> None:
+        self.resources.append(weakref.ref(resource))
+
+    def __call__(self) -> None:
+        loop = self.loop
+        if not loop.is_running() and not loop.is_closed():
+            # Dependents were created after what they depend on: close them first.
+            for reference in reversed(self.resources):
+                resource = reference()
+                if resource is not None and loop in resource._states:
+                    resource._close_on_stopped_loop(loop, "as its event loop closed")
+            self.resources.clear()
+        self.close()
+
+
+def _closer_of(loop: asyncio.AbstractEventLoop) -> _LoopCloser:
+    closer = loop.__dict__.get("close") if hasattr(loop, "__dict__") else None
+    if isinstance(closer, _LoopCloser):
+        return closer
+    closer = _LoopCloser(loop, loop.close)
+    # A loop type without instance attributes (uvloop) is not watched: closed at exit, if it
+    # can be.
+    with contextlib.suppress(AttributeError):
+        loop.close = closer  # type: ignore[method-assign]
+    return closer
+
+
+def _loop_text(loop: asyncio.AbstractEventLoop) -> str:
+    return f"{type(loop).__name__} 0x{id(loop):x} (thread {threading.current_thread().name})"
 
 
 @atexit.register
