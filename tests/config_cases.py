@@ -7,6 +7,7 @@ one as ``ROOT_URLCONF``, so each case gets a URLconf of its own without a module
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Annotated
 
 from dependency_injector import containers, providers
 from dependency_injector.wiring import Provide, inject
@@ -14,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django.views import View
 
+from django_lifespan_di import inject as lifespan_inject
 from tests.project.containers import Container
 
 NOT_CALLABLE = 42
@@ -77,6 +79,46 @@ class UnwiredClassView(View):
         return HttpResponse("unreachable")
 
 
+@inject
+def sync_asking_for_the_session(
+    request: HttpRequest, session: object = Provide[Container.http_session]
+) -> HttpResponse:
+    """A sync view (stock @inject) asking for the async session."""
+    return HttpResponse("unreachable")
+
+
+@lifespan_inject
+def sync_annotated(
+    request: HttpRequest, session: Annotated[object, Provide[Container.http_session]]
+) -> HttpResponse:
+    """A sync view (django_lifespan_di.inject, Annotated) asking for the async session."""
+    return HttpResponse("unreachable")
+
+
+class SyncClassView(View):
+    """A class-based view whose sync method asks for the async session."""
+
+    @lifespan_inject
+    def get(
+        self, request: HttpRequest, session: object = Provide[Container.http_session]
+    ) -> HttpResponse:
+        return HttpResponse("unreachable")
+
+
+class OtherContainer(containers.DeclarativeContainer):
+    """A container the settings do not name."""
+
+    thing = providers.Object("other")
+
+
+@lifespan_inject
+async def other_containers_view(
+    request: HttpRequest, thing: object = Provide[OtherContainer.thing]
+) -> HttpResponse:
+    """Asks for a provider of a container that is not the process's."""
+    return HttpResponse("unreachable")
+
+
 # --- URLconfs ----------------------------------------------------------------------------------
 
 
@@ -100,6 +142,22 @@ class NotInjectedUrls:
 
 class MisnamedUrls:
     urlpatterns = [path("misnamed", misnamed_view)]
+
+
+class SyncViewUrls:
+    urlpatterns = [path("sync", sync_asking_for_the_session)]
+
+
+class SyncAnnotatedUrls:
+    urlpatterns = [path("sync-annotated", sync_annotated)]
+
+
+class SyncClassViewUrls:
+    urlpatterns = [path("sync-cbv", SyncClassView.as_view())]
+
+
+class OtherContainerUrls:
+    urlpatterns = [path("other", other_containers_view)]
 
 
 class IncludedUnwiredUrls:

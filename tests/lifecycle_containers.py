@@ -401,3 +401,33 @@ async def failing_async_hook() -> None:
 async def hanging_hook() -> None:
     events.append("hanging hook")
     await asyncio.Event().wait()
+
+
+class Abort(BaseException):
+    """A BaseException that is neither KeyboardInterrupt nor SystemExit (as gevent's Timeout)."""
+
+
+async def cancel_itself(name: str, *needs: Handle) -> Handle:
+    """A resource whose start ends in a CancelledError of its own (an inner task was cancelled)."""
+    events.append(f"start {name}")
+    raise asyncio.CancelledError(f"{name}: the handshake task was cancelled")
+
+
+async def abort(name: str, *needs: Handle) -> Handle:
+    """A resource whose start raises a BaseException that is not an Exception."""
+    events.append(f"start {name}")
+    raise Abort(f"{name} aborted")
+
+
+class CancelledStart(containers.DeclarativeContainer):
+    """b (needing a) ends its start in its own CancelledError."""
+
+    a = LifespanResource(tracked, "a")
+    b = LifespanResource(cancel_itself, "b", a)
+
+
+class AbortedStart(containers.DeclarativeContainer):
+    """b (needing a) raises a BaseException subclass."""
+
+    a = LifespanResource(tracked, "a")
+    b = LifespanResource(abort, "b", a)

@@ -6,6 +6,7 @@ same text whether an operator runs ``manage.py check`` or the server refuses to 
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import subprocess
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -24,6 +26,7 @@ from django.core.signals import setting_changed
 from django.test import override_settings
 
 from django_lifespan_di import _container, get_container
+from django_lifespan_di.asgi import get_asgi_application
 from django_lifespan_di.conf import ConfigurationError
 from tests import config_cases
 from tests.driver import drive_lifespan
@@ -329,6 +332,43 @@ def test_timeout_mistake_is_reported(report: Callable[[], str], key: str, timeou
             ],
             id="marker-names-no-provider",
         ),
+        pytest.param(
+            config_cases.OtherContainerUrls,
+            [],
+            "E010",
+            [
+                "View tests.config_cases.other_containers_view asks for "
+                "thing=Provide[OtherContainer.thing], a provider of OtherContainer, not of the "
+                "container Container.",
+            ],
+            id="marker-of-another-container",
+        ),
+        pytest.param(
+            config_cases.SyncViewUrls,
+            ["tests.config_cases"],
+            "E013",
+            [
+                "View tests.config_cases.sync_asking_for_the_session asks for "
+                "session=Provide[Container.http_session], which is provided asynchronously, "
+                "but the view is not `async def`",
+                "HINT: Declare the view `async def`, or inject a sync provider.",
+            ],
+            id="sync-view-wired",
+        ),
+        pytest.param(
+            config_cases.SyncAnnotatedUrls,
+            [],
+            "E013",
+            ["View tests.config_cases.sync_annotated asks for session=Provide["],
+            id="sync-view-annotated",
+        ),
+        pytest.param(
+            config_cases.SyncClassViewUrls,
+            [],
+            "E013",
+            ["View tests.config_cases.SyncClassView.get asks for session=Provide["],
+            id="sync-class-based-view",
+        ),
     ],
 )
 def test_view_mistake_is_reported(
@@ -487,3 +527,81 @@ def test_manage_py_check_fails_in_a_real_process() -> None:
     assert "(django_lifespan_di.E002)" in result.stderr
     assert f"{SETTING} has unknown key(s) 'CONTIANER'" in result.stderr
     assert f"the known keys are {KNOWN_KEYS}" in result.stderr
+
+
+# Without lifespan (daphne, uvicorn --lifespan off) the checks guard the first request --------
+
+
+async def serve_one(app: Any, scope_type: str = "http") -> tuple[list[dict[str, Any]], Any]:
+    """One request (or websocket connect) sent straight to ``app``, as a server would."""
+    sent: list[dict[str, Any]] = []
+    scope = {
+        "type": scope_type,
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/proxy",
+        "raw_path": b"/proxy",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1),
+    }
+
+    messages = [
+        {"type": "websocket.connect"}
+        if scope_type == "websocket"
+        else {"type": "http.request", "body": b"", "more_body": False}
+    ]
+    answered = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await answered.wait()  # the client stays connected until the response is complete
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            answered.set()
+
+    return sent, await app(scope, receive, send)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+async def test_without_lifespan_a_broken_project_refuses_requests_instead_of_serving_markers(
+    caplog: pytest.LogCaptureFixture, debug: bool
+) -> None:
+    """A view of a module never wired, served with no lifespan: the first request runs the
+    checks the startup would have run, and every request gets a 500 (the details only under
+    DEBUG), never a 200 with the marker object as the session."""
+    with override_settings(ROOT_URLCONF=config_cases.UnwiredUrls, DEBUG=debug):
+        app = get_asgi_application()
+        first, _ = await serve_one(app)
+        second, _ = await serve_one(app)
+        refused_socket, _ = await serve_one(app, "websocket")
+
+    for sent in (first, second):
+        assert sent[0]["status"] == 500
+        body = sent[1]["body"].decode()
+        assert "configuration checks failed" in body
+        assert ("django_lifespan_di.E009" in body) is debug
+    assert refused_socket == [{"type": "websocket.close", "code": 1011}]
+    errors = [r.getMessage() for r in caplog.records if r.name == "django_lifespan_di"]
+    assert len([e for e in errors if "refusing to serve" in e]) == 1
+    assert "E009" in errors[0]
+
+
+@pytest.mark.asyncio
+async def test_without_lifespan_a_sound_project_serves_after_its_first_check(
+    upstream: Any,
+) -> None:
+    """The checks pass once; the requests are Django's as usual."""
+    app = get_asgi_application()
+    first, _ = await serve_one(app)
+    second, _ = await serve_one(app)
+
+    assert first[0]["status"] == second[0]["status"] == 200

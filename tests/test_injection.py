@@ -13,11 +13,12 @@ import aiohttp
 import pytest
 from dependency_injector import containers, providers
 from dependency_injector.wiring import Provide, inject, unwire
-from django.test import AsyncClient, Client
+from django.test import AsyncClient, Client, override_settings
 
 from django_lifespan_di import AsyncResourceRequiredError
 from django_lifespan_di.asgi import STATE_KEY
 from tests.driver import drive_lifespan
+from tests.project.urls import SyncViewUrls
 from tests.resource_helpers import counting_tasks
 
 CALLS = 200
@@ -154,7 +155,10 @@ async def test_views_get_the_session_started_by_lifespan(path: str) -> None:
 async def test_sync_view_asking_for_the_async_resource_is_told_to_be_async() -> None:
     """Under the async client, a sync view fails with advice to declare it `async def`."""
     async with drive_lifespan():
-        with pytest.raises(AsyncResourceRequiredError, match="async def") as caught:
+        with (
+            pytest.raises(AsyncResourceRequiredError, match="async def") as caught,
+            override_settings(ROOT_URLCONF=SyncViewUrls),
+        ):
             await AsyncClient(raise_request_exception=True).get("/sync")
 
     assert "view" in str(caught.value)
@@ -163,7 +167,10 @@ async def test_sync_view_asking_for_the_async_resource_is_told_to_be_async() -> 
 @pytest.mark.usefixtures("container")
 def test_sync_view_under_the_sync_client_is_told_to_be_async() -> None:
     """Under the sync client (no loop at all), a sync view fails with the same advice."""
-    with pytest.raises(AsyncResourceRequiredError, match="async def") as caught:
+    with (
+        pytest.raises(AsyncResourceRequiredError, match="async def") as caught,
+        override_settings(ROOT_URLCONF=SyncViewUrls),
+    ):
         Client(raise_request_exception=True).get("/sync")
 
     assert "view" in str(caught.value)

@@ -18,6 +18,7 @@ from django_lifespan_di.asgi import (
     STATE_KEY,
     LifespanASGIHandler,
     LifespanMiddleware,
+    LifespanProtocolError,
     get_asgi_application,
 )
 from tests import lifecycle_containers
@@ -658,3 +659,123 @@ async def test_nested_container_resources_are_started_and_stopped_under_dotted_n
     ]
     assert record.index("start clients.http") < record.index("start api")
     assert record.index("stop api") < record.index("stop clients.http")
+
+
+# Every way a lifespan ends -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("container", ["CancelledStart", "AbortedStart"])
+async def test_a_start_ending_in_a_base_exception_is_a_failed_startup_rolled_back(
+    use_container: UseContainer, record: list[str], container: str
+) -> None:
+    """An initializer raising CancelledError (its own) or another BaseException fails the
+    startup like any error: what started is stopped, the server gets startup.failed."""
+    use_container(container)
+    message = await failed_startup()
+
+    assert "resource 'b' failed to start" in message
+    assert record == ["start a", "start b", "stop a"]
+
+
+class Script:
+    """A server's side of the lifespan, message by message, recording what the app sent."""
+
+    def __init__(self, *messages: dict[str, Any] | BaseException) -> None:
+        self.messages = list(messages)
+        self.sent: list[str] = []
+        self.drained = asyncio.Event()
+
+    async def receive(self) -> dict[str, Any]:
+        if not self.messages:
+            self.drained.set()
+            await asyncio.Event().wait()  # a server that says nothing more
+        message = self.messages.pop(0)
+        if isinstance(message, BaseException):
+            raise message
+        return message
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message["type"])
+
+    async def run(self) -> None:
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
+        await asyncio.wait_for(get_asgi_application()(scope, self.receive, self.send), MARGIN)
+
+
+STARTUP = {"type": "lifespan.startup"}
+
+
+async def test_the_lifespan_task_cancelled_after_startup_still_stops_every_resource(
+    use_container: UseContainer, record: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Cancelled while it waits for lifespan.shutdown (uvicorn on a second Ctrl-C), the
+    lifespan still stops every resource, dependents first, and says why."""
+    use_container("Simple")
+    script = Script(STARTUP)
+    task = asyncio.ensure_future(script.run())
+    await asyncio.wait_for(script.drained.wait(), MARGIN)
+    task.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert script.sent == ["lifespan.startup.complete"]
+    assert sorted(e for e in record if e.startswith("stop")) == ["stop a", "stop b", "stop plain"]
+    assert record.index("stop b") < record.index("stop a")
+    assert any("ended before lifespan.shutdown" in line for line in library_errors(caplog))
+
+
+async def test_receive_raising_after_startup_still_stops_every_resource(
+    use_container: UseContainer, record: list[str]
+) -> None:
+    """A server whose receive() raises after the startup: the resources are stopped, and the
+    server's error goes back to it."""
+    use_container("Simple")
+    script = Script(STARTUP, ConnectionResetError("the server's channel broke"))
+
+    with pytest.raises(ConnectionResetError, match="channel broke"):
+        await script.run()
+
+    assert sorted(e for e in record if e.startswith("stop")) == ["stop a", "stop b", "stop plain"]
+
+
+@pytest.mark.parametrize(
+    ("messages", "complaint"),
+    [
+        pytest.param(
+            [{"type": "lifespan.shutdown"}], "expected lifespan.startup first", id="shutdown-first"
+        ),
+        pytest.param(
+            [{"type": "lifespan.launch"}], "expected lifespan.startup first", id="unknown-first"
+        ),
+        pytest.param([{}], "expected lifespan.startup first", id="no-type-first"),
+        pytest.param([STARTUP, STARTUP], "expected lifespan.shutdown after", id="startup-twice"),
+        pytest.param(
+            [STARTUP, {"type": "lifespan.pause"}],
+            "expected lifespan.shutdown after",
+            id="unknown-after",
+        ),
+        pytest.param(
+            [STARTUP, {"no": "type"}], "expected lifespan.shutdown after", id="no-type-after"
+        ),
+    ],
+)
+async def test_a_message_out_of_order_is_a_clear_error_and_nothing_stays_started(
+    use_container: UseContainer,
+    record: list[str],
+    caplog: pytest.LogCaptureFixture,
+    messages: list[dict[str, Any]],
+    complaint: str,
+) -> None:
+    """Startup twice, shutdown before startup, an unknown type or none: the app raises a
+    LifespanProtocolError saying what it expected, logs it, and stops what it started."""
+    use_container("Simple")
+    script = Script(*messages)
+
+    with pytest.raises(LifespanProtocolError, match=complaint):
+        await script.run()
+
+    started = [e for e in record if e.startswith("start")]
+    stopped = [e for e in record if e.startswith("stop")]
+    assert len(started) == len(stopped)
+    assert any(complaint in line for line in library_errors(caplog))

@@ -47,7 +47,7 @@ def wait_for_port(server: ChildProcess) -> int:
 
 
 @contextmanager
-def uvicorn(upstream: Upstream, **env: str) -> Iterator[ChildProcess]:
+def uvicorn(upstream: Upstream, lifespan: str = "on", **env: str) -> Iterator[ChildProcess]:
     """Run uvicorn on a free port of 127.0.0.1 with the server project; kill it at the end."""
     environ = {
         key: value
@@ -71,7 +71,7 @@ def uvicorn(upstream: Upstream, **env: str) -> Iterator[ChildProcess]:
         "--port",
         "0",
         "--lifespan",
-        "on",
+        lifespan,
     ]
     server = ChildProcess("uvicorn", command, env=environ, cwd=REPO_ROOT)
     try:
@@ -133,6 +133,26 @@ def test_failing_resource_stops_the_server_and_closes_what_started(upstream: Ups
     assert "Unclosed" not in stderr, stderr
     assert "Uvicorn running on" not in stderr, stderr
     assert upstream.requests == []
+
+
+@pytest.mark.parametrize("lifespan", ["on", "auto"])
+def test_a_resource_raising_cancelled_error_fails_the_startup_under_lifespan_auto_too(
+    upstream: Upstream, lifespan: str
+) -> None:
+    """An initializer ending in CancelledError is a failed startup, reported to uvicorn: even
+    under ``--lifespan auto`` it does not conclude "lifespan unsupported" and serve without it."""
+    with uvicorn(upstream, lifespan, LIFESPAN_DI_CASE="cancelled-resource") as server:
+        code = server.wait()
+        stderr = server.stderr
+
+    assert code != 0, stderr
+    assert "resource 'payments_client' failed to start" in stderr, stderr
+    assert "CancelledError" in stderr, stderr
+    assert "Application startup failed. Exiting." in stderr, stderr
+    assert "appears unsupported" not in stderr, stderr
+    assert "Uvicorn running on" not in stderr, stderr
+    assert stderr.count("stopped http_session") == 1, stderr
+    assert "Unclosed" not in stderr, stderr
 
 
 @pytest.mark.parametrize(

@@ -240,6 +240,35 @@ def test_an_unknown_name_among_several_overrides_applies_none_of_them(
     assert not is_overridden(container.http_session)
 
 
+def test_an_override_failing_half_way_undoes_the_ones_it_applied(fake: FakeSession) -> None:
+    """A plain object for a container provider cannot override it: the error goes through, and
+    the override applied before it is undone (it would leak into later tests)."""
+    with use_container("NestedContainer"):
+        container = get_container()
+        with (
+            pytest.raises(Exception, match=r"(?i)container"),  # dependency-injector's own error
+            override_providers({"http_session": fake, "clients": object()}),
+        ):
+            pass
+        assert not is_overridden(container.http_session)
+        assert not is_overridden(container.clients)
+
+
+def test_overrides_disabled_out_of_order_remove_only_their_own(container: Any) -> None:
+    """Ending the outer of two overrides first takes away only the outer one: the inner one
+    stays in force until it ends too."""
+    outer_fake, inner_fake = FakeSession(), FakeSession()
+    outer = override_providers(http_session=outer_fake)
+    inner = override_providers(http_session=inner_fake)
+    outer.enable()
+    inner.enable()
+
+    outer.disable()
+    assert container.http_session() is inner_fake
+    inner.disable()
+    assert not is_overridden(container.http_session)
+
+
 # Keys that designate nothing -------------------------------------------------------------------
 
 

@@ -68,6 +68,10 @@ def find_markers(fn: Callable[..., Any]) -> dict[str, Any]:
     Annotations written as strings (``from __future__ import annotations``) are evaluated; an
     ``Annotated`` hint that cannot be evaluated yet is a ``TypeError`` saying so.
     """
+    try:
+        inspect.signature(fn)
+    except (TypeError, ValueError):
+        return {}  # a callable with no signature to read (a C function) asks for nothing
     return {name: marker for name, (marker, _) in _scan(fn)[1].items()}
 
 

@@ -121,6 +121,8 @@ class Lifecycle:
         self.on_startup = tuple(on_startup)
         self.on_shutdown = tuple(on_shutdown)
         self.events: list[LifecycleEvent] = []
+        # The starts this lifecycle cancelled itself: their CancelledError is not a failure.
+        self._abandoned: set[_Node] = set()
 
     async def startup(self) -> dict[str, Any]:
         """Start every resource, then run the startup hooks; return the resources by name.
@@ -175,6 +177,7 @@ class Lifecycle:
                 if failures:
                     failures[0].result()  # re-raise the first failure
         finally:
+            self._abandoned.update(running.values())
             for task in running:
                 task.cancel()
             if running:
@@ -198,13 +201,17 @@ class Lifecycle:
                     f"resource {node.name!r} did not start within {self.startup_timeout:g} s "
                     "(STARTUP_TIMEOUT)"
                 )
-            elif isinstance(exc, Exception):
+            elif isinstance(exc, (KeyboardInterrupt, SystemExit)) or (
+                isinstance(exc, asyncio.CancelledError) and node in self._abandoned
+            ):
+                raise  # the process or the startup is being stopped: not this resource's fault
+            else:
+                # Any other BaseException too (a CancelledError of the initializer's own, ...):
+                # raised out of the lifespan, a server would take it for "lifespan unsupported".
                 message = (
                     f"resource {node.name!r} failed to start after {took:.1f} ms: "
                     f"{type(exc).__name__}: {exc}"
                 )
-            else:
-                raise
             self.events.append(LifecycleEvent("start", node.name, took, message))
             raise StartupError(node.name, message) from exc
         took = _ms(began)

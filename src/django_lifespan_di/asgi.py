@@ -11,16 +11,23 @@ from collections.abc import Callable
 from typing import Any
 
 import django
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIHandler
 
 from django_lifespan_di import _container
-from django_lifespan_di._lifecycle import Lifecycle, report_failure
+from django_lifespan_di._lifecycle import Lifecycle, StartupError, report_failure
 from django_lifespan_di._request_threads import RequestThreadPool
-from django_lifespan_di.checks import configured_lifecycle
+from django_lifespan_di.checks import check_configuration, configured_lifecycle
 
-__all__ = ["STATE_KEY", "LifespanASGIHandler", "LifespanMiddleware", "get_asgi_application"]
+__all__ = [
+    "STATE_KEY",
+    "LifespanASGIHandler",
+    "LifespanMiddleware",
+    "LifespanProtocolError",
+    "get_asgi_application",
+]
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -29,13 +36,29 @@ STATE_KEY = "django_lifespan_di"
 """The key of the started resources (a dict by provider name) in the lifespan ``state``."""
 
 
+class LifespanProtocolError(RuntimeError):
+    """The server sent a lifespan message out of order, or one this protocol does not have."""
+
+
 async def handle_lifespan(
-    scope: Scope, receive: Any, send: Any, *, after_shutdown: Callable[[], None] | None = None
-) -> None:
-    """Speak the ASGI lifespan protocol: start the container's resources, later stop them."""
+    scope: Scope,
+    receive: Any,
+    send: Any,
+    *,
+    after_startup: Callable[[], None] | None = None,
+    after_shutdown: Callable[[], None] | None = None,
+) -> bool:
+    """Speak the ASGI lifespan protocol: start the container's resources, later stop them.
+
+    Returns whether the startup succeeded. Whatever ends the lifespan after a successful
+    startup (``lifespan.shutdown``, a cancelled task, ``receive()`` raising, a message out of
+    order), the resources are stopped, dependents first.
+    """
     message = await receive()
-    if message["type"] != "lifespan.startup":  # pragma: no cover - a broken server
-        return
+    if _type(message) != "lifespan.startup":
+        if after_shutdown is not None:
+            after_shutdown()
+        raise _protocol_error(f"expected lifespan.startup first, received {message!r}")
     lifecycle: Lifecycle | None = None
     try:
         lifecycle = configured_lifecycle()
@@ -44,17 +67,38 @@ async def handle_lifespan(
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         report_failure(f"lifespan startup failed: {exc}\n{text}")
         await _send(send, {"type": "lifespan.startup.failed", "message": f"{exc}\n{text}"})
-        return
+        return False
+    if after_startup is not None:
+        after_startup()
     state = scope.get("state")
     if isinstance(state, dict):
         # Only a copy for the application's use: granian clears state before shutdown, and
         # its presence does not prove that lifespan ran, so nothing here reads it back.
         state[STATE_KEY] = started
-    await _send(send, {"type": "lifespan.startup.complete"})
+    try:
+        await _send(send, {"type": "lifespan.startup.complete"})
+        message = await receive()
+    except BaseException as exc:
+        # A second Ctrl-C (the server cancels the lifespan task), or a broken server.
+        report_failure(f"the lifespan ended before lifespan.shutdown ({exc!r}): stopping")
+        await _shutdown(lifecycle, after_shutdown)
+        raise
+    if _type(message) != "lifespan.shutdown":
+        await _shutdown(lifecycle, after_shutdown)
+        raise _protocol_error(
+            f"expected lifespan.shutdown after the startup, received {message!r}; "
+            "the resources have been stopped"
+        )
+    failure = await _shutdown(lifecycle, after_shutdown)
+    if failure is None:
+        await _send(send, {"type": "lifespan.shutdown.complete"})
+    else:
+        await _send(send, {"type": "lifespan.shutdown.failed", "message": failure})
+    return True
 
-    message = await receive()
-    if message["type"] != "lifespan.shutdown":  # pragma: no cover - a broken server
-        return
+
+async def _shutdown(lifecycle: Lifecycle, after_shutdown: Callable[[], None] | None) -> str | None:
+    """Stop everything; the failure to report, if any (already logged)."""
     try:
         try:
             await lifecycle.shutdown()
@@ -63,9 +107,18 @@ async def handle_lifespan(
                 after_shutdown()
     except Exception as exc:
         report_failure(f"lifespan shutdown failed: {exc}")
-        await _send(send, {"type": "lifespan.shutdown.failed", "message": str(exc)})
-        return
-    await _send(send, {"type": "lifespan.shutdown.complete"})
+        return str(exc)
+    return None
+
+
+def _type(message: object) -> object:
+    return message.get("type") if isinstance(message, dict) else None
+
+
+def _protocol_error(text: str) -> LifespanProtocolError:
+    error = LifespanProtocolError(f"ASGI lifespan protocol error: {text}")
+    report_failure(str(error))
+    return error
 
 
 async def _send(send: Any, message: Message) -> None:
@@ -89,6 +142,8 @@ class LifespanASGIHandler(ASGIHandler):
 
     def __init__(self) -> None:
         super().__init__()
+        self._checked = False
+        self._misconfigured: StartupError | None = None
         self.request_threads: RequestThreadPool | None = None
         try:
             options = _container.get_lifespan_settings().request_threads
@@ -103,12 +158,52 @@ class LifespanASGIHandler(ASGIHandler):
         if scope["type"] == "lifespan":
             pool = self.request_threads
             await handle_lifespan(
-                scope, receive, send, after_shutdown=pool.close if pool is not None else None
+                scope,
+                receive,
+                send,
+                after_startup=self._passed_checks,
+                after_shutdown=pool.close if pool is not None else None,
             )
+        elif not self._checked and not await self._check():
+            await self._refuse(scope, send)
         elif scope["type"] == "http" and self.request_threads is not None:
             await self._handle_on_request_thread(self.request_threads, scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
+
+    def _passed_checks(self) -> None:
+        self._checked = True
+
+    async def _check(self) -> bool:
+        """Without lifespan (daphne, ``--lifespan off``), the first request runs its checks.
+
+        A view of an unwired module would otherwise get the marker object as its session.
+        """
+        if self._misconfigured is None:
+            try:
+                await sync_to_async(check_configuration, thread_sensitive=False)()
+            except StartupError as exc:
+                report_failure(f"refusing to serve: {exc}")
+                self._misconfigured = exc
+            else:
+                self._checked = True
+        return self._checked
+
+    async def _refuse(self, scope: Scope, send: Any) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1011})
+            return
+        text = "django_lifespan_di: the configuration checks failed; see the server log."
+        if settings.DEBUG:
+            text += f"\n\n{self._misconfigured}"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+            }
+        )
+        await send({"type": "http.response.body", "body": text.encode()})
 
     async def _handle_on_request_thread(
         self, pool: RequestThreadPool, scope: Scope, receive: Any, send: Any

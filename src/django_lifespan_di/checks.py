@@ -1,10 +1,11 @@
-"""System checks (``manage.py check``), also run by the lifespan startup before serving.
+"""System checks (``manage.py check``), also run before serving: by the lifespan startup, or
+by the first request where the server sends no lifespan.
 
 Ids: ``django_lifespan_di.E001`` to ``E008``, ``E011`` and ``E012`` are settings mistakes (see
-:mod:`.conf`);
-``E009`` a view with injection markers in a module the container is not wired to; ``E010`` a
-marker naming a provider the container does not have; ``W001`` an async ``providers.Resource``
-that would be better declared as a ``LifespanResource``.
+:mod:`.conf`); ``E009`` a view with injection markers in a module the container is not wired
+to; ``E010`` a marker naming a provider the container does not have; ``E013`` a sync view
+asking for something provided asynchronously; ``W001`` an async ``providers.Resource`` that
+would be better declared as a ``LifespanResource``.
 """
 
 from __future__ import annotations
@@ -13,23 +14,23 @@ import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
+from asgiref.sync import iscoroutinefunction
 from dependency_injector import providers
-from dependency_injector.wiring import Closing, Provide, Provider, ProvidersMap
+from dependency_injector.wiring import Closing, ProvidersMap
 from django.core import checks
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from django_lifespan_di import _container
 from django_lifespan_di._container import container_name
-from django_lifespan_di._inject import injected_markers
+from django_lifespan_di._inject import find_markers, injected_markers, marker_text
 from django_lifespan_di._lifecycle import Lifecycle, StartupError
 from django_lifespan_di._resource import LifespanResource
 from django_lifespan_di.conf import ConfigurationError
 
-__all__ = ["TAG", "configured_lifecycle", "register"]
+__all__ = ["TAG", "check_configuration", "configured_lifecycle", "register"]
 
 TAG = "django_lifespan_di"
 # The stubs declare the markers as instances; at run time they are classes.
-_MARKERS = cast("tuple[type[Any], ...]", (Provide, Provider, Closing))
 _CLOSING = cast("type[Any]", Closing)
 
 
@@ -40,17 +41,22 @@ def register() -> None:
     checks.register(check_views, TAG)
 
 
-def configured_lifecycle() -> Lifecycle:
-    """Run the checks, then return the lifecycle of the configured container.
-
-    Raises :class:`~django_lifespan_di.StartupError` listing the errors the checks found.
-    """
+def check_configuration() -> None:
+    """Run the checks; raise :class:`~django_lifespan_di.StartupError` listing the errors."""
     errors = [message for message in checks.run_checks(tags=[TAG]) if message.is_serious()]
     if errors:
         listing = "\n".join(f"  {message}" for message in errors)
         raise StartupError(
             "configuration", f"the system checks found {len(errors)} error(s):\n{listing}"
         )
+
+
+def configured_lifecycle() -> Lifecycle:
+    """Run the checks, then return the lifecycle of the configured container.
+
+    Raises :class:`~django_lifespan_di.StartupError` listing the errors the checks found.
+    """
+    check_configuration()
     settings = _container.get_lifespan_settings()
     return Lifecycle(
         _container.get_container(),
@@ -106,57 +112,96 @@ def check_views(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMess
     messages: list[checks.CheckMessage] = []
     for label, view in _views():
         own = injected_markers(view)
-        markers = own if own is not None else _markers(view)
+        markers = own if own is not None else find_markers(view)
         if not markers:
             continue
-        if own is not None:
-            # django_lifespan_di.inject resolves its markers itself: no wiring needed.
-            messages += _unresolved(label, markers, container, providers_map)
-            continue
-        module = getattr(inspect.unwrap(view), "__module__", "") or ""
-        if module not in wired and not module.startswith(prefixes):
-            messages.append(
-                checks.Error(
-                    f"View {label} asks for {', '.join(markers)} but its module {module!r} is "
-                    "not wired to the container, so it would receive the marker object instead.",
-                    hint=f"Add {module!r} to the container's wiring_config or to "
-                    "DJANGO_LIFESPAN_DI['WIRE'], or decorate the view with "
-                    "django_lifespan_di.inject, which needs no wiring.",
-                    id="django_lifespan_di.E009",
+        if own is None:
+            module = getattr(inspect.unwrap(view), "__module__", "") or ""
+            if module not in wired and not module.startswith(prefixes):
+                messages.append(
+                    checks.Error(
+                        f"View {label} asks for {', '.join(markers)} but its module {module!r} "
+                        "is not wired to the container, so it would receive the marker object "
+                        "instead.",
+                        hint=f"Add {module!r} to the container's wiring_config or to "
+                        "DJANGO_LIFESPAN_DI['WIRE'], or decorate the view with "
+                        "django_lifespan_di.inject, which needs no wiring.",
+                        id="django_lifespan_di.E009",
+                    )
                 )
-            )
-            continue
-        if not hasattr(view, "__wrapped__"):
-            messages.append(
-                checks.Error(
-                    f"View {label} asks for {', '.join(markers)} but is not decorated with "
-                    "@inject, so the URLconf may hold the unwired function.",
-                    hint="Decorate it with dependency_injector.wiring.inject.",
-                    id="django_lifespan_di.E009",
+                continue
+            if not hasattr(view, "__wrapped__"):
+                messages.append(
+                    checks.Error(
+                        f"View {label} asks for {', '.join(markers)} but is not decorated with "
+                        "@inject, so the URLconf may hold the unwired function.",
+                        hint="Decorate it with dependency_injector.wiring.inject.",
+                        id="django_lifespan_di.E009",
+                    )
                 )
-            )
-            continue
-        messages += _unresolved(label, markers, container, providers_map)
+                continue
+        messages += _unresolved(label, view, markers, container, providers_map)
     return messages
 
 
 def _unresolved(
-    label: str, markers: dict[str, Any], container: Any, providers_map: ProvidersMap
+    label: str,
+    view: Callable[..., Any],
+    markers: dict[str, Any],
+    container: Any,
+    providers_map: ProvidersMap,
 ) -> list[checks.CheckMessage]:
     messages: list[checks.CheckMessage] = []
     for parameter, marker in markers.items():
         named = marker.provider if isinstance(marker, _CLOSING) else marker
-        if providers_map.resolve_provider(named.provider, named.modifier) is None:
+        provider = providers_map.resolve_provider(named.provider, named.modifier)
+        if provider is None:
+            owner = _owner(named)
+            which = (
+                "which names no provider of the container"
+                if owner is None
+                else f"a provider of {owner}, not of the container"
+            )
             messages.append(
                 checks.Error(
-                    f"View {label} asks for {parameter}={marker!r}, which names no provider "
-                    f"of the container {container_name(container)}.",
+                    f"View {label} asks for {parameter}={marker_text(marker)}, {which} "
+                    f"{container_name(container)}.",
                     hint="Check the provider's name, and that the marker refers to the "
                     "container named in DJANGO_LIFESPAN_DI['CONTAINER'].",
                     id="django_lifespan_di.E010",
                 )
             )
+        elif _is_async_provider(provider) and not _is_async(view):
+            messages.append(
+                checks.Error(
+                    f"View {label} asks for {parameter}={marker_text(marker)}, which is "
+                    "provided asynchronously, but the view is not `async def`: every request "
+                    "would fail.",
+                    hint="Declare the view `async def`, or inject a sync provider.",
+                    id="django_lifespan_di.E013",
+                )
+            )
     return messages
+
+
+def _owner(marker: Any) -> str | None:
+    """The declared container a marker's provider belongs to (``OtherContainer``), if any."""
+    if isinstance(marker.provider, str):
+        return None
+    inner = marker_text(marker)[len(type(marker).__name__) + 1 : -1]
+    return None if inner.startswith("<") else inner.rsplit(".", 1)[0]
+
+
+def _is_async_provider(provider: Any) -> bool:
+    if isinstance(provider, LifespanResource) or provider.is_async_mode_enabled():
+        return True
+    if any(isinstance(each, LifespanResource) for each in provider.traverse()):
+        return True
+    return isinstance(provider, providers.Resource) and _is_async_initializer(provider.provides)
+
+
+def _is_async(view: Callable[..., Any]) -> bool:
+    return iscoroutinefunction(view) or inspect.isasyncgenfunction(view)
 
 
 def _safe_container() -> Any:
@@ -192,18 +237,3 @@ def _views() -> Iterator[tuple[str, Callable[..., Any]]]:
                         yield f"{view_class.__module__}.{view_class.__qualname__}.{method}", handler
 
     yield from walk(get_resolver().url_patterns)
-
-
-def _markers(view: Callable[..., Any]) -> dict[str, Any]:
-    try:
-        signature = inspect.signature(view)
-    except (TypeError, ValueError):
-        return {}
-    found: dict[str, Any] = {}
-    for name, parameter in signature.parameters.items():
-        candidates = [parameter.default, *getattr(parameter.annotation, "__metadata__", ())]
-        for candidate in candidates:
-            if isinstance(candidate, _MARKERS):
-                found[name] = candidate
-                break
-    return found

@@ -50,7 +50,7 @@ class override_providers(TestContextDecorator):  # named like Django's override_
             *(overrides or {}).items(),
             *by_name.items(),
         ]
-        self._applied: list[list[providers.Provider[Any]]] = []
+        self._applied: list[list[tuple[Any, Any]]] = []
         super().__init__()
 
     def enable(self) -> Any:
@@ -59,16 +59,34 @@ class override_providers(TestContextDecorator):  # named like Django's override_
         overriding = [provider for provider, _ in targets]
         for provider in overriding:
             _refuse_captured(container, provider, overriding)
-        applied = []
-        for provider, value in targets:
-            provider.override(value if providers.is_provider(value) else providers.Object(value))
-            applied.append(provider)
+        applied: list[tuple[Any, Any]] = []
+        try:
+            for provider, value in targets:
+                replacement = value if providers.is_provider(value) else providers.Object(value)
+                provider.override(replacement)
+                applied.append((provider, replacement))
+        except BaseException:
+            _undo(applied)  # what failed half-way must not leak into later tests
+            raise
         self._applied.append(applied)
         return container
 
     def disable(self) -> None:
-        for provider in reversed(self._applied.pop()):
+        _undo(self._applied.pop())
+
+
+def _undo(applied: list[tuple[Any, Any]]) -> None:
+    """Remove exactly these overrides, whatever was stacked on the providers after them."""
+    for provider, replacement in reversed(applied):
+        stack = list(provider.overridden)
+        if stack and stack[-1] is replacement:
             provider.reset_last_overriding()
+            continue
+        # Disabled out of order: take this override out from under the later ones.
+        provider.reset_override()
+        position = max(i for i, each in enumerate(stack) if each is replacement)
+        for each in stack[:position] + stack[position + 1 :]:
+            provider.override(each)
 
 
 def find_provider(container: Any, key: str | providers.Provider[Any]) -> Any:

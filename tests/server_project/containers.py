@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import NoReturn
 
 from aiohttp import ClientSession
@@ -24,3 +25,16 @@ class FailingContainer(Container):
 
     # Depends on the session, so the session is always up (and must be closed) when it fails.
     payments_client = LifespanResource(connect_payments, session=Container.http_session)
+
+
+async def give_up_connecting(session: ClientSession) -> NoReturn:
+    """A client whose start ends with its own CancelledError (as a cancelled internal task)."""
+    raise asyncio.CancelledError("the payments handshake task was cancelled")
+
+
+class CancelledContainer(Container):
+    """The test project's container plus a resource whose start raises CancelledError."""
+
+    wiring_config = containers.WiringConfiguration(modules=["tests.project.views"])
+
+    payments_client = LifespanResource(give_up_connecting, session=Container.http_session)

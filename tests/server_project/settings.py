@@ -10,6 +10,7 @@ _CASE = os.environ.get("LIFESPAN_DI_CASE", "ok")
 _CONTAINERS = {
     "ok": "tests.project.containers.Container",
     "failing-resource": "tests.server_project.containers.FailingContainer",
+    "cancelled-resource": "tests.server_project.containers.CancelledContainer",
 }
 
 if _CASE == "misspelt-key":
