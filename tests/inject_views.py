@@ -95,6 +95,7 @@ class Dependents(containers.DeclarativeContainer):
     factory = providers.Factory(Client, session=http_session)
     singleton = providers.Singleton(Client, session=http_session)
     callable = providers.Callable(Client, session=http_session)
+    greeting = providers.Object("hello")
 
 
 @inject
@@ -120,3 +121,28 @@ async def from_provided(closed: bool = Provide[Dependents.http_session.provided.
 @inject
 def sync_from_factory(client: Client = Provide[Dependents.factory]) -> Client:
     return client
+
+
+@inject
+def sync_from_singleton(client: Client = Provide[Dependents.singleton]) -> Client:
+    return client
+
+
+@inject
+async def annotated_before_a_required_parameter(
+    session: Annotated[ClientSession, Provide[Container.http_session]], city: str
+) -> tuple[ClientSession, str]:
+    return session, city
+
+
+@inject
+async def with_plain_annotated(
+    note: Annotated[str, "documentation, not a marker"],
+    session: ClientSession = Provide[Container.http_session],
+) -> tuple[str, ClientSession]:
+    return note, session
+
+
+@inject
+def sync_greeting(greeting: str = Provide[Dependents.greeting]) -> str:
+    return greeting

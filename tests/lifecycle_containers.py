@@ -286,6 +286,13 @@ class FailingSyncStart(containers.DeclarativeContainer):
     sync = providers.Resource(sync_fail_to_start, "sync", a)
 
 
+class FailingSyncStartAlone(containers.DeclarativeContainer):
+    """sync, a stock sync resource needing another stock one, cannot start."""
+
+    a = providers.Resource(sync_tracked, "a")
+    sync = providers.Resource(sync_fail_to_start, "sync", a)
+
+
 class InterruptedStart(containers.DeclarativeContainer):
     """plain's start is done at the moment the startup is cancelled."""
 

@@ -11,16 +11,17 @@ import pytest
 from aiohttp import ClientSession
 from asgiref.sync import async_to_sync
 from dependency_injector import containers, providers
-from dependency_injector.wiring import Provide
+from dependency_injector.wiring import Closing, Provide
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.test import AsyncClient, Client, override_settings
 
 from django_lifespan_di import AsyncResourceRequiredError, LifespanResource, _container, inject
-from django_lifespan_di._inject import injected_markers
+from django_lifespan_di._inject import injected_markers, marker_text
 from django_lifespan_di.checks import TAG
 from tests import inject_views
 from tests.driver import drive_lifespan
+from tests.project.containers import Container
 from tests.resource_helpers import Instance, Probe, counting_tasks
 
 
@@ -384,3 +385,74 @@ async def test_a_sync_function_never_receives_what_is_built_from_an_async_resour
         r"client=Provide\[Dependents\.factory\].*async def",
     ):
         inject_views.sync_from_factory()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("view", ["sync_from_factory", "sync_from_singleton"])
+async def test_a_sync_function_never_receives_a_future_of_a_ready_dependent(
+    dependents: Any, view: str
+) -> None:
+    """With the session ready on this loop, dependency-injector answers a dependent with a
+    ready future: the sync function still gets the error, not the future."""
+    await dependents.http_session.init()
+    await inject_views.from_singleton()
+    with pytest.raises(AsyncResourceRequiredError, match=r"Provide\[Dependents\."):
+        getattr(inject_views, view)()
+    await dependents.http_session.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_annotated_markers_sit_beside_plain_and_required_parameters() -> None:
+    """An Annotated marker before a required parameter, and Annotated hints that carry no
+    marker, are left as they are; only the markers are injected."""
+    async with drive_lifespan() as run:
+        session = run.state["django_lifespan_di"]["http_session"]
+        assert await inject_views.annotated_before_a_required_parameter(city="Oslo") == (
+            session,
+            "Oslo",
+        )
+        assert await inject_views.with_plain_annotated("n") == ("n", session)
+    shown = inspect.signature(inject_views.annotated_before_a_required_parameter)
+    assert shown.parameters["session"].default is inspect.Parameter.empty
+    assert injected_markers(inject_views.with_plain_annotated) is not None
+    assert list(injected_markers(inject_views.with_plain_annotated) or {}) == ["session"]
+
+
+def test_an_unevaluable_annotation_without_a_marker_does_not_stop_inject() -> None:
+    """A hint naming a type imported only for type checkers is fine when the marker is a
+    default: it is read as written."""
+
+    async def view(request: NotImported, session: Any = Provide["http_session"]) -> None:  # type: ignore[name-defined]  # noqa: F821
+        ...
+
+    assert list(injected_markers(inject(view)) or {}) == ["session"]
+
+
+@pytest.mark.parametrize(
+    ("marker", "text"),
+    [
+        (Provide[Container.http_session], "Provide[Container.http_session]"),
+        (Provide["http_session"], "Provide['http_session']"),
+        (Closing[Provide["http_session"]], "Closing[Provide['http_session']]"),
+        (Provide[providers.Object(1)], "Provide[<Object of no declared container>]"),
+    ],
+    ids=["provider", "name", "closing", "foreign"],
+)
+def test_markers_are_shown_as_written(marker: Any, text: str) -> None:
+    """Messages show a marker as the user wrote it, never as an object address."""
+    assert marker_text(marker) == text
+
+
+@pytest.mark.asyncio
+async def test_a_sync_function_gets_a_sync_providers_value_inside_a_loop(dependents: Any) -> None:
+    """Called on the event loop's thread, a sync function gets a sync provider's value."""
+    assert inject_views.sync_greeting() == "hello"
+
+
+@pytest.mark.asyncio
+async def test_a_sync_function_inside_a_loop_is_refused_the_async_session() -> None:
+    """Called on the event loop's thread, a sync function asking for the session directly is
+    refused; the start that was asked for is dropped, not left pending."""
+    with pytest.raises(AsyncResourceRequiredError, match=r"sync_get_session is a sync function"):
+        inject_views.sync_get_session()
+    assert not _container.get_container().http_session.initialized

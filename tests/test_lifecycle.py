@@ -214,12 +214,17 @@ async def test_independent_resources_start_concurrently(use_container: UseContai
     assert lifecycle_containers.meeting.peak == 2
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["FailingSyncStart", "FailingSyncStartAlone"],
+    ids=["needing-a-lifespan-resource", "needing-a-sync-resource"],
+)
 async def test_sync_resource_failing_to_start_fails_the_startup_like_an_async_one(
-    use_container: UseContainer, record: list[str]
+    use_container: UseContainer, record: list[str], name: str
 ) -> None:
     """A stock sync resource failing to start fails the startup, naming it; the resources
     already started are stopped."""
-    container = use_container("FailingSyncStart")
+    container = use_container(name)
     summary = (await failed_startup()).splitlines()[0]
     assert "resource 'sync' failed to start" in summary
     assert "StartFailed: sync could not connect" in summary

@@ -507,6 +507,7 @@ def test_a_plain_loop_close_closes_the_loops_instances_first() -> None:
     loop.run_until_complete(use_of(resource))
 
     loop.close()
+    loop.close()  # closing again does nothing, as asyncio's own close
 
     assert connection.closed
     assert loop.is_closed()

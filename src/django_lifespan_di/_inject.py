@@ -131,10 +131,9 @@ def _declared_containers() -> list[type[Any]]:
     found: list[type[Any]] = []
     pending: list[type[Any]] = [containers.DeclarativeContainer]
     while pending:
-        for subclass in pending.pop().__subclasses__():
-            if subclass not in found:
-                found.append(subclass)
-                pending.append(subclass)
+        subclasses = pending.pop().__subclasses__()
+        found += subclasses  # a class of two parents twice: harmless, it is only searched
+        pending += subclasses
     return found
 
 

@@ -56,8 +56,6 @@ async def handle_lifespan(
     """
     message = await receive()
     if _type(message) != "lifespan.startup":
-        if after_shutdown is not None:
-            after_shutdown()
         raise _protocol_error(f"expected lifespan.startup first, received {message!r}")
     lifecycle: Lifecycle | None = None
     try:
