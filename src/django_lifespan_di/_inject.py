@@ -179,7 +179,11 @@ def inject(fn: F) -> F:
         resolved[0] = container
         return resolved[1]  # type: ignore[no-any-return]
 
-    async def provide(kwargs: dict[str, Any]) -> None:
+    def provide(kwargs: dict[str, Any]) -> list[tuple[str, Any]] | None:
+        """Fill ``kwargs`` with what is at hand; return what is still to be awaited.
+
+        Called from inside the running coroutine (a plain function: no frame per call).
+        """
         loop = get_running_loop()
         pending = None
         try:
@@ -202,15 +206,16 @@ def inject(fn: F) -> F:
                 if inspect.iscoroutine(value):
                     value.close()  # never awaited now: no "never awaited" warning
             raise
-        for name, value in pending or ():
-            kwargs[name] = await value
+        return pending
 
     wrapper: Callable[..., Any]
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def async_injecting(*args: Any, **kwargs: Any) -> Any:
-            await provide(kwargs)
+            pending = provide(kwargs)
+            if pending is not None:
+                await _settle(kwargs, pending)
             return await fn(*args, **kwargs)
 
         wrapper = async_injecting
@@ -218,7 +223,9 @@ def inject(fn: F) -> F:
 
         @functools.wraps(fn)
         async def async_generator_injecting(*args: Any, **kwargs: Any) -> Any:
-            await provide(kwargs)
+            pending = provide(kwargs)
+            if pending is not None:
+                await _settle(kwargs, pending)
             async with contextlib.aclosing(fn(*args, **kwargs)) as generator:
                 async for item in generator:
                     yield item
@@ -238,6 +245,11 @@ def inject(fn: F) -> F:
     setattr(wrapper, "__signature__", _shown_signature(signature, scanned))  # noqa: B010
     setattr(wrapper, _MARKERS_ATTRIBUTE, markers)
     return cast(F, wrapper)
+
+
+async def _settle(kwargs: dict[str, Any], pending: list[tuple[str, Any]]) -> None:
+    for name, value in pending:
+        kwargs[name] = await value
 
 
 def _sync_value(fn: Callable[..., Any], name: str, marker: Any, provider: Any) -> Any:
