@@ -5,8 +5,10 @@ Tests run against the built wheel (not the source tree), so packaging mistakes f
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -14,6 +16,10 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = False
 nox.options.sessions = ["tests", "demo_tests", "lint", "mypy", "coverage", "docs"]
+# nox skips a session whose interpreter is missing and still exits 0: on CI, a matrix pair that
+# did not run must fail the run (.ci/run also passes --error-on-missing-interpreters).
+if os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}:
+    nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
 # Python x Django (x aiohttp) combinations: Django 6.x needs Python >= 3.12. One run keeps
@@ -24,6 +30,7 @@ MATRIX = [
     ("3.12", "6.0", "aiohttp"),
     ("3.13", "6.1", "aiohttp"),
 ]
+MATRIX_IDS = [f"py{python}-django{django}" for python, django, _ in MATRIX]
 TEST_ENV = {
     "PYTHONDEVMODE": "1",
     "PYTHONWARNINGS": "error::ResourceWarning,error::DeprecationWarning",
@@ -41,19 +48,53 @@ def _install_wheel(session: nox.Session, extras: str) -> None:
     session.install(f"{wheel}[{extras}]")
 
 
+# What of the test matrix this run did, for the report at exit (nox runs sessions in-process).
+_RAN: set[str] = set()
+_EXAMPLES_SKIPPED: list[str] = []
+
+
+def _report_what_did_not_run() -> None:
+    """At the end of a run that ran some of the tests, list loudly the pairs that did not run."""
+    if not _RAN:
+        return  # the tests were not selected (or none could run: nox itself says so)
+    absent = [
+        (pair, python)
+        for (python, _, _), pair in zip(MATRIX, MATRIX_IDS, strict=True)
+        if python not in _RAN
+    ]
+    if not absent and not _EXAMPLES_SKIPPED:
+        return
+    bar = "!" * 78
+    lines = [bar, "NOT EVERYTHING RAN: the test matrix is incomplete."]
+    for pair, python in absent:
+        found = shutil.which(f"python{python}")
+        why = "not selected, or stopped before it" if found else f"python{python} not found"
+        lines.append(f"  tests({pair}): did not run ({why})")
+    lines += [f"  {skipped}" for skipped in _EXAMPLES_SKIPPED]
+    if absent:
+        lines.append("Install them (pyenv install 3.1x) or run .ci/run. With CI set, this fails.")
+    print("\n".join([*lines, bar]), file=sys.stderr)
+
+
+atexit.register(_report_what_did_not_run)
+
+
 @nox.session
-@nox.parametrize(
-    ("python", "django", "aiohttp"),
-    MATRIX,
-    ids=[f"py{python}-django{django}" for python, django, _ in MATRIX],
-)
+@nox.parametrize(("python", "django", "aiohttp"), MATRIX, ids=MATRIX_IDS)
 def tests(session: nox.Session, django: str, aiohttp: str) -> None:
     """Run the test suite and the docs' examples on the built wheel."""
+    assert isinstance(session.python, str)
+    _RAN.add(session.python)
     _install_wheel(session, "test")
     session.install(f"django~={django}.0", aiohttp)
     env = {**TEST_ENV, "COVERAGE_FILE": str(ROOT / f".coverage.{session.python}")}
     session.run("python", "-m", "coverage", "run", "-m", "pytest", *session.posargs, env=env)
-    if not session.posargs:
+    if session.posargs:
+        # The arguments are for the suite's pytest: the docs' examples are not run with them.
+        _EXAMPLES_SKIPPED.append(
+            f"docs/examples on py{session.python}: not run (pytest arguments given after --)"
+        )
+    else:
         session.run(
             "python",
             "-m",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import pickle
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -11,11 +12,18 @@ from typing import Any
 import aiohttp
 import pytest
 from django.test import AsyncClient
+from yarl import URL
 
 from django_lifespan_di import LifespanResource
-from django_lifespan_di.aiohttp import DEFAULT_TIMEOUT, client_session
+from django_lifespan_di.aiohttp import (
+    DEFAULT_TIMEOUT,
+    OriginError,
+    PoolTimeoutError,
+    SharedSessionError,
+    client_session,
+)
 from tests.driver import drive_lifespan
-from tests.upstream import Upstream
+from tests.upstream import Seen, Upstream
 
 open_session = asynccontextmanager(client_session)
 
@@ -285,3 +293,345 @@ async def test_proxy_view_leaks_cookies_with_a_default_aiohttp_session(
 
     assert [seen["user"] for seen in upstream.requests] == ["A", "B"]
     assert "secret-of-A" in upstream.requests[1]["cookie"]
+
+
+# Origin guard ----------------------------------------------------------------------------------
+
+API_KEY = {"X-Api-Key": "secret-of-the-service"}
+
+
+def seen_at(upstream: Upstream, url: str) -> list[Seen]:
+    """The requests the upstream saw addressed to the origin of url."""
+    origin = URL(url)
+    return [seen for seen in upstream.log if seen.host == f"{origin.host}:{origin.port}"]
+
+
+def other_origins(upstream: Upstream) -> dict[str, str]:
+    """URLs of /echo on origins other than upstream.url, by kind (the first two reach it)."""
+    return {
+        "other-host": f"{upstream.other_origin_url}/echo",
+        "scheme-relative": f"//127.0.0.1:{upstream.port}/echo",
+        "other-port": "http://localhost:9/echo",
+        "other-scheme": f"https://localhost:{upstream.port}/echo",
+    }
+
+
+@pytest.mark.parametrize(
+    "kind", ["other-host", "scheme-relative", "other-port", "other-scheme", "as-yarl-URL"]
+)
+@pytest.mark.asyncio
+async def test_request_to_another_origin_is_refused_naming_base_url_the_url_and_the_fix(
+    upstream: Upstream, kind: str
+) -> None:
+    """With base_url, a URL on another origin raises OriginError and nothing is sent."""
+    url: Any = other_origins(upstream).get(kind) or URL(f"{upstream.other_origin_url}/echo")
+    async with open_session(base_url=upstream.url, headers=API_KEY) as session:
+        with pytest.raises(OriginError) as refused:
+            await session.get(url)
+
+    message = str(refused.value)
+    assert repr(upstream.url) in message
+    assert repr(str(url)) in message
+    assert "allow_other_origins=True" in message
+    assert ("//host/..." in message) is (kind == "scheme-relative")
+    assert (refused.value.base_origin, refused.value.url) == (upstream.url, str(url))
+    assert upstream.log == []
+
+
+@pytest.mark.parametrize(
+    "method", ["get", "options", "head", "post", "put", "patch", "delete", "ws_connect", "request"]
+)
+@pytest.mark.asyncio
+async def test_every_request_method_refuses_another_origin(upstream: Upstream, method: str) -> None:
+    """Each method that takes a URL raises OriginError, and sends nothing."""
+    url = f"{upstream.other_origin_url}/echo"
+    async with open_session(base_url=upstream.url) as session:
+        call = getattr(session, method)
+        with pytest.raises(OriginError):
+            await (call("GET", url) if method == "request" else call(url))
+
+    assert upstream.log == []
+
+
+@pytest.mark.parametrize("method", ["get", "request"])
+@pytest.mark.parametrize("form", ["path", "absolute", "host-in-capitals"])
+@pytest.mark.asyncio
+async def test_a_url_on_the_base_origin_in_any_form_gets_the_default_headers(
+    upstream: Upstream, form: str, method: str
+) -> None:
+    """A path, or an absolute URL on base_url's origin, goes with the session's headers."""
+    url = {
+        "path": "/echo",
+        "absolute": f"{upstream.url}/echo",
+        "host-in-capitals": f"http://LOCALHOST:{upstream.port}/echo",
+    }[form]
+    async with open_session(base_url=upstream.url, headers=API_KEY) as session:
+        call = session.request("GET", url) if method == "request" else session.get(url)
+        async with call as response:
+            assert response.status == 200
+
+    assert [seen.headers.get("x-api-key") for seen in upstream.log] == [API_KEY["X-Api-Key"]]
+
+
+@pytest.mark.asyncio
+async def test_an_invalid_url_gets_aiohttps_own_error(upstream: Upstream) -> None:
+    """A string that is no URL is left to aiohttp, which says so (InvalidUrlClientError)."""
+    async with open_session(base_url=upstream.url) as session:
+        with pytest.raises(aiohttp.InvalidUrlClientError):
+            await session.get("http://[not-an-address/echo")
+
+
+@pytest.mark.parametrize("header", [API_KEY, {"Authorization": "Bearer secret-of-the-service"}])
+@pytest.mark.parametrize("allow_other_origins", [False, True])
+@pytest.mark.asyncio
+async def test_default_headers_never_follow_a_redirect_to_another_origin(
+    upstream: Upstream, header: dict[str, str], allow_other_origins: bool
+) -> None:
+    """A redirect to another origin is refused, or (if allowed) followed without the defaults."""
+    target = f"{upstream.other_origin_url}/echo"
+    async with open_session(
+        base_url=upstream.url, headers=header, allow_other_origins=allow_other_origins
+    ) as session:
+        if allow_other_origins:
+            async with session.get("/redirect", params={"to": target}) as response:
+                assert (response.status, await response.text()) == (200, "ok")
+        else:
+            with pytest.raises(OriginError, match=r"refused a request to 'http://127\.0\.0\.1"):
+                await session.get("/redirect", params={"to": target})
+
+    name = next(iter(header)).lower()
+    assert [seen.headers.get(name) for seen in seen_at(upstream, upstream.url)] == [
+        *header.values()
+    ]
+    assert [seen.headers.get(name) for seen in seen_at(upstream, target)] == (
+        [None] if allow_other_origins else []
+    )
+
+
+@pytest.mark.parametrize("kind", ["other-host", "as-yarl-URL"])
+@pytest.mark.asyncio
+async def test_allowed_other_origin_gets_the_request_but_not_the_default_headers(
+    upstream: Upstream, kind: str
+) -> None:
+    """allow_other_origins=True sends the request; the default headers stay on base_url."""
+    url = f"{upstream.other_origin_url}/echo"
+    async with open_session(
+        base_url=upstream.url, headers=API_KEY, allow_other_origins=True
+    ) as session:
+        async with session.get(url if kind == "other-host" else URL(url)) as response:
+            assert response.status == 200
+        async with session.get("/echo") as response:
+            assert response.status == 200
+
+    assert [(seen.host, seen.headers.get("x-api-key")) for seen in upstream.log] == [
+        (f"127.0.0.1:{upstream.port}", None),
+        (f"localhost:{upstream.port}", API_KEY["X-Api-Key"]),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_redirect_back_to_base_url_gets_the_default_headers_again(upstream: Upstream) -> None:
+    """base_url -> other origin -> base_url: the defaults are sent on the base_url hops only."""
+    back = f"{upstream.url}/echo"
+    away = URL(f"{upstream.other_origin_url}/redirect").with_query(to=back)
+    async with (
+        open_session(base_url=upstream.url, headers=API_KEY, allow_other_origins=True) as session,
+        session.get("/redirect", params={"to": str(away)}) as response,
+    ):
+        assert response.status == 200
+
+    assert [(seen.path, seen.headers.get("x-api-key")) for seen in upstream.log] == [
+        ("/redirect", API_KEY["X-Api-Key"]),
+        ("/redirect", None),
+        ("/echo", API_KEY["X-Api-Key"]),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_headers_passed_for_a_request_are_the_callers_business(upstream: Upstream) -> None:
+    """An explicit header replaces the default of its name and goes to an allowed origin too."""
+    mine = {"X-Api-Key": "the-callers-own"}
+    async with open_session(
+        base_url=upstream.url, headers=API_KEY, allow_other_origins=True
+    ) as session:
+        for url in ["/echo", f"{upstream.other_origin_url}/echo"]:
+            async with session.get(url, headers=mine) as response:
+                assert response.status == 200
+
+    assert [seen.headers.get("x-api-key") for seen in upstream.log] == ["the-callers-own"] * 2
+
+
+@pytest.mark.asyncio
+async def test_without_base_url_the_headers_go_to_every_origin_as_in_aiohttp(
+    upstream: Upstream,
+) -> None:
+    """Without base_url nothing is refused and the headers go with every request (unchanged)."""
+    async with open_session(headers=API_KEY) as session:
+        for url in [f"{upstream.url}/echo", f"{upstream.other_origin_url}/echo"]:
+            async with session.get(url) as response:
+                assert response.status == 200
+
+    assert [seen.headers.get("x-api-key") for seen in upstream.log] == [API_KEY["X-Api-Key"]] * 2
+
+
+@pytest.mark.asyncio
+async def test_a_request_class_of_the_caller_is_kept_under_the_origin_guard(
+    upstream: Upstream,
+) -> None:
+    """A request_class passed to client_session is used, and other origins are still refused."""
+    made: list[str] = []
+
+    class Recording(aiohttp.ClientRequest):
+        def __init__(self, method: str, url: URL, *args: Any, **kwargs: Any) -> None:
+            made.append(str(url))
+            super().__init__(method, url, *args, **kwargs)
+
+    target = f"{upstream.other_origin_url}/echo"
+    async with open_session(
+        base_url=upstream.url, headers=API_KEY, request_class=Recording
+    ) as session:
+        async with session.get("/echo") as response:
+            assert response.status == 200
+        with pytest.raises(OriginError):
+            await session.get("/redirect", params={"to": target})
+
+    assert made == [f"{upstream.url}/echo", f"{upstream.url}/redirect"]  # its query comes later
+    assert [seen.headers.get("x-api-key") for seen in upstream.log] == [API_KEY["X-Api-Key"]] * 2
+
+
+# Pool timeout ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [aiohttp.ClientTimeout(total=0.2), aiohttp.ClientTimeout(total=None, connect=0.2)],
+    ids=["total", "connect"],
+)
+@pytest.mark.parametrize(("limit", "limit_per_host"), [(1, 0), (0, 1)])
+@pytest.mark.asyncio
+async def test_timeout_waiting_for_the_full_pool_names_the_pool_limit_and_the_settings(
+    upstream: Upstream, limit: int, limit_per_host: int, timeout: aiohttp.ClientTimeout
+) -> None:
+    """A request that times out in the queue of a full pool raises PoolTimeoutError, a timeout."""
+    async with open_session(
+        base_url=upstream.url, limit=limit, limit_per_host=limit_per_host
+    ) as session:
+        holder = asyncio.create_task(fetch_text(session, "/hold"))
+        await upstream.wait_until_held()
+        with pytest.raises(PoolTimeoutError) as timed_out:
+            await session.get("/echo", timeout=timeout)
+        upstream.release()
+        assert await holder == "released"
+
+    error = timed_out.value
+    assert isinstance(error, asyncio.TimeoutError)
+    assert isinstance(error, aiohttp.ServerTimeoutError)
+    assert isinstance(error.__cause__, asyncio.TimeoutError)
+    message = str(error)
+    assert f"{upstream.url}/echo" in message
+    assert "all the connections" in message
+    assert f"client_session(limit={limit}, limit_per_host={limit_per_host})" in message
+    assert "timeout" in message
+    assert (error.limit, error.limit_per_host) == (limit, limit_per_host)
+    assert [seen.path for seen in upstream.log] == ["/hold"]
+
+
+@pytest.mark.asyncio
+async def test_slow_upstream_with_a_free_pool_times_out_as_aiohttp_does(
+    upstream: Upstream,
+) -> None:
+    """Control: a timeout with a connection in hand stays aiohttp's own TimeoutError."""
+    async with open_session(base_url=upstream.url, limit=1) as session:
+        with pytest.raises(asyncio.TimeoutError) as timed_out:
+            await session.get("/hold", timeout=aiohttp.ClientTimeout(total=0.2))
+        upstream.release()
+        assert await fetch_text(session, "/echo") == "ok"
+
+    assert not isinstance(timed_out.value, PoolTimeoutError)
+
+
+@pytest.mark.asyncio
+async def test_trace_configs_of_the_caller_are_kept(upstream: Upstream) -> None:
+    """trace_configs passed to client_session still see every request."""
+    started: list[str] = []
+
+    async def on_start(_: Any, __: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        started.append(str(params.url))
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    async with open_session(base_url=upstream.url, trace_configs=[trace]) as session:
+        assert await fetch_text(session, "/echo") == "ok"
+
+    assert started == [f"{upstream.url}/echo"]
+
+
+async def fetch_text(session: aiohttp.ClientSession, path: str) -> str:
+    async with session.get(path) as response:
+        return await response.text()
+
+
+# The shared session cannot be closed by its users ----------------------------------------------
+
+
+async def close(session: aiohttp.ClientSession) -> None:
+    await session.close()
+
+
+async def detach(session: aiohttp.ClientSession) -> None:
+    session.detach()
+
+
+async def use_as_context_manager(session: aiohttp.ClientSession) -> None:
+    async with session:
+        await fetch_as(session)
+
+
+@pytest.mark.parametrize(
+    ("misuse", "operation"),
+    [(close, "close"), (detach, "detach"), (use_as_context_manager, "close")],
+    ids=["close", "detach", "async-with"],
+)
+@pytest.mark.asyncio
+async def test_closing_the_shared_session_is_refused_and_it_keeps_working(
+    upstream: Upstream, misuse: Callable[[aiohttp.ClientSession], Any], operation: str
+) -> None:
+    """close(), detach() or ``async with session:`` raise SharedSessionError; requests go on."""
+    resource: LifespanResource[aiohttp.ClientSession] = LifespanResource(
+        client_session, base_url=upstream.url
+    )
+    session = await resource()
+    try:
+        with pytest.raises(SharedSessionError) as refused:
+            await misuse(session)
+        await fetch_as(session)
+        assert not session.closed
+    finally:
+        await resource.shutdown()
+
+    assert session.closed
+    message = str(refused.value)
+    assert f"session.{operation}() refused" in message
+    assert "shared by the whole process" in message
+    assert "django_lifespan_di closes it at shutdown" in message
+    assert "async with session.get(...)" in message
+    assert refused.value.operation == operation
+    assert len(upstream.requests) == 1 + (misuse is use_as_context_manager)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OriginError("http://localhost:1", "http://elsewhere/"),
+        PoolTimeoutError("http://localhost:1/data", 1, 0),
+        SharedSessionError("close"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_errors_survive_pickling_with_their_fields_and_message(error: Exception) -> None:
+    """Each error pickles (as Django's parallel runner does), keeping its fields and message."""
+    copy = pickle.loads(pickle.dumps(error))
+
+    assert type(copy) is type(error)
+    assert vars(copy) == vars(error)
+    assert str(copy) == str(error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import sys
 from typing import Annotated, Any
 
@@ -456,3 +457,20 @@ async def test_a_sync_function_inside_a_loop_is_refused_the_async_session() -> N
     with pytest.raises(AsyncResourceRequiredError, match=r"sync_get_session is a sync function"):
         inject_views.sync_get_session()
     assert not _container.get_container().http_session.initialized
+
+
+@pytest.mark.asyncio
+async def test_the_debug_line_of_a_lazy_creation_names_the_provider_and_the_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``created 'http_session' for event loop <type> 0x... (thread ...) in ... ms``."""
+    loop = asyncio.get_running_loop()
+    with caplog.at_level(logging.DEBUG, logger="django_lifespan_di"):
+        await inject_views.get_session()
+    await _container.get_container().http_session.shutdown()
+
+    created = [r.getMessage() for r in caplog.records if r.getMessage().startswith("created")]
+    assert len(created) == 1, created
+    assert created[0].startswith(
+        f"created 'http_session' for event loop {type(loop).__name__} 0x{id(loop):x} (thread "
+    )

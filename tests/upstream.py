@@ -13,6 +13,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request of any route: the origin it was addressed to, its path and its headers."""
+
+    host: str
+    path: str
+    headers: dict[str, str]  # names in lower case
 
 
 @dataclass
@@ -23,6 +33,12 @@ class Upstream:
     connections: set[tuple[str, int]] = field(default_factory=set)
     requests: list[dict[str, str]] = field(default_factory=list)
     delay: float = 0.0
+    log: list[Seen] = field(default_factory=list)
+    """Every request, of every route (``requests`` records only those of ``/data``)."""
+    held: threading.Event = field(default_factory=threading.Event)
+    """Set when a request to ``/hold`` arrived; ``release()`` lets those requests answer."""
+    _loop: asyncio.AbstractEventLoop | None = None
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
@@ -30,9 +46,28 @@ class Upstream:
         # which would hide a cookie shared between users.
         return f"http://localhost:{self.port}"
 
+    @property
+    def other_origin_url(self) -> str:
+        """The same server under another origin (another host name for the same socket)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    async def wait_until_held(self, timeout: float = 10.0) -> None:
+        """Return once a request to ``/hold`` has reached the upstream (fail after timeout)."""
+        if not await asyncio.to_thread(self.held.wait, timeout):
+            raise AssertionError(f"no request reached /hold within {timeout} s")
+
+    def release(self) -> None:
+        """Let the requests held at ``/hold`` (and those still to come) answer."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._release.set)
+
     def reset(self) -> None:
+        self.release()
+        self._release = asyncio.Event()
+        self.held.clear()
         self.connections.clear()
         self.requests.clear()
+        self.log.clear()
         self.delay = 0.0
 
 
@@ -54,8 +89,31 @@ def _app(state: Upstream) -> web.Application:
             response.set_cookie("sid", f"secret-of-{seen['user']}")
         return response
 
-    app = web.Application()
+    @web.middleware
+    async def log(request: web.Request, handler: Handler) -> web.StreamResponse:
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        state.log.append(Seen(host=request.host, path=request.path, headers=headers))
+        return await handler(request)
+
+    async def hold(request: web.Request) -> web.Response:
+        """Answer only once the test calls ``release()``: a request that holds its connection."""
+        release = state._release
+        state.held.set()
+        await release.wait()
+        return web.Response(text="released")
+
+    async def redirect(request: web.Request) -> web.Response:
+        """Redirect (302) to the URL in the ``to`` query parameter."""
+        raise web.HTTPFound(location=request.query["to"])
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application(middlewares=[log])
     app.router.add_get("/data", data)
+    app.router.add_get("/hold", hold)
+    app.router.add_get("/redirect", redirect)
+    app.router.add_get("/echo", echo)
     return app
 
 
@@ -69,6 +127,7 @@ def running_upstream() -> Iterator[Upstream]:
     stop = asyncio.Event()
 
     async def serve() -> None:
+        state._loop = asyncio.get_running_loop()
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -84,6 +143,7 @@ def running_upstream() -> Iterator[Upstream]:
     try:
         yield state
     finally:
+        state.release()
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
         loop.close()

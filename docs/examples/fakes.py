@@ -1,9 +1,13 @@
+"""Test doubles for the shared ClientSession: the fakes the how-to's examples import."""
+
 from __future__ import annotations
 
 from typing import Any
 
 
 class FakeResponse:
+    """What ``FakeSession.get()`` returns: an async context manager with ``json()``."""
+
     def __init__(self, data: Any) -> None:
         self.data = data
 

@@ -1,5 +1,6 @@
 """How-to examples: override the injected session with a fake (included in the docs)."""
 
+# [imports]
 from __future__ import annotations
 
 from typing import Any
@@ -11,6 +12,8 @@ from django.test import AsyncClient, TestCase
 from fakes import FakeSession
 
 from django_lifespan_di.testing import lifespan_client, override_providers
+
+# [/imports]
 
 
 # [context-manager]

@@ -7,17 +7,97 @@ Use it as the initializer of a :class:`~django_lifespan_di.LifespanResource`::
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import math
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, ClassVar, NoReturn, cast
 
 import aiohttp
 from aiohttp.abc import AbstractCookieJar
+from multidict import CIMultiDict
+from yarl import URL
 
-__all__ = ["DEFAULT_TIMEOUT", "client_session"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "OriginError",
+    "PoolTimeoutError",
+    "SharedSessionError",
+    "client_session",
+]
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
 """30 s for a whole request, 10 s to connect: aiohttp's own default waits 5 minutes."""
+
+
+class OriginError(ValueError):
+    """A session with a ``base_url`` was asked to send a request to another origin.
+
+    Raised for a URL given to a request method and for a redirect the upstream answers with:
+    the session's default ``headers`` (an API key, a token) are meant for ``base_url`` only.
+    """
+
+    def __init__(self, base_origin: str, url: str) -> None:
+        self.base_origin = base_origin
+        self.url = url
+        hint = (
+            " (a URL without a scheme, //host/..., counts as another origin: aiohttp would "
+            "send it over plain HTTP)"
+            if url.startswith("//")
+            else ""
+        )
+        super().__init__(
+            f"The shared session of client_session(base_url={base_origin!r}) refused a "
+            f"request to {url!r}, which is on another origin{hint}. Use a path relative to "
+            f"base_url, or pass allow_other_origins=True to client_session to allow other "
+            f"origins; the session's default headers are then sent to {base_origin} only."
+        )
+
+    def __reduce__(self) -> tuple[type[OriginError], tuple[str, str]]:
+        # Pickled by its fields, as Django's parallel test runner does with a test's error.
+        return type(self), (self.base_origin, self.url)
+
+
+class PoolTimeoutError(aiohttp.ConnectionTimeoutError):
+    """A request timed out while it waited for a free connection of the full pool.
+
+    A ``ConnectionTimeoutError``, hence an ``aiohttp.ServerTimeoutError`` and an
+    ``asyncio.TimeoutError``: code that catches those keeps working.
+    """
+
+    def __init__(self, url: str, limit: int, limit_per_host: int) -> None:
+        self.url = url
+        self.limit = limit
+        self.limit_per_host = limit_per_host
+        super().__init__(
+            f"The request to {url} timed out while it waited for a free connection: all the "
+            f"connections the shared session's pool allows were in use (client_session("
+            f"limit={limit}, limit_per_host={limit_per_host}), 0 means no limit). Raise "
+            f"limit= or limit_per_host= of client_session, or the timeout (client_session("
+            f"timeout=...) or the request's timeout=), or have the requests holding "
+            f"connections finish sooner (read or release every response)."
+        )
+
+    def __reduce__(self) -> tuple[type[PoolTimeoutError], tuple[str, int, int]]:
+        return type(self), (self.url, self.limit, self.limit_per_host)
+
+
+class SharedSessionError(RuntimeError):
+    """Code other than django_lifespan_di tried to close the shared session."""
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation
+        super().__init__(
+            f"session.{operation}() refused: this aiohttp.ClientSession is shared by the "
+            f"whole process (every view, every user) and django_lifespan_di closes it at "
+            f"shutdown; closed here, it would fail every later request with 'Session is "
+            f"closed'. Don't close it, and don't use 'async with session:'; use "
+            f"'async with session.get(...) as response:' to release each response."
+        )
+
+    def __reduce__(self) -> tuple[type[SharedSessionError], tuple[str]]:
+        return type(self), (self.operation,)
 
 
 async def client_session(
@@ -28,6 +108,7 @@ async def client_session(
     limit_per_host: int = 0,
     headers: Mapping[str, str] | None = None,
     cookie_jar: AbstractCookieJar | None = None,
+    allow_other_origins: bool = False,
     **session_options: Any,
 ) -> AsyncIterator[aiohttp.ClientSession]:
     """Open one ``ClientSession`` for all users of the server; close it at the end.
@@ -35,8 +116,13 @@ async def client_session(
     The session keeps **no cookies** unless you pass a ``cookie_jar``: with aiohttp's default
     jar, a cookie that the upstream sets for one user's request is sent on every other user's
     requests. ``timeout`` is a ``ClientTimeout`` or a number of seconds for the whole request;
-    ``limit`` and ``limit_per_host`` bound the connection pool (0 means no bound). Any other
-    keyword goes to ``aiohttp.ClientSession``.
+    ``limit`` and ``limit_per_host`` bound the connection pool (0 means no bound); a request
+    that times out waiting for a connection of the full pool raises :class:`PoolTimeoutError`.
+
+    With a ``base_url``, the session sends requests to that origin only (:class:`OriginError`
+    otherwise, redirects included) unless ``allow_other_origins=True``, and its ``headers`` go
+    to that origin only, always. Closing the session is refused (:class:`SharedSessionError`):
+    it is closed here, at shutdown. Any other keyword goes to ``aiohttp.ClientSession``.
     """
     if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
         timeout = aiohttp.ClientTimeout(total=_positive("timeout", timeout))
@@ -51,6 +137,21 @@ async def client_session(
                 f"client_session({name}=...) must be a whole number >= 0 (0 means no limit), "
                 f"got {value!r}."
             )
+    if base_url is not None:
+        session_options["request_class"] = _origin_bound(
+            URL(base_url),
+            CIMultiDict(headers or {}),
+            allow_other_origins,
+            session_options.get("request_class", aiohttp.ClientRequest),
+        )
+        # The request class adds the default headers where they belong; aiohttp would add
+        # them to every request, to any origin, and keep them across redirects.
+        headers = None
+    session_options["trace_configs"] = [
+        *(session_options.get("trace_configs") or ()),
+        # Last: the user's own on_request_exception handlers see aiohttp's exception first.
+        _pool_timeout_trace(limit, limit_per_host),
+    ]
     connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit_per_host)
     try:
         session = aiohttp.ClientSession(
@@ -64,10 +165,11 @@ async def client_session(
     except BaseException:
         await connector.close()
         raise
+    _refuse_closing(session)
     try:
         yield session
     finally:
-        await session.close()
+        await aiohttp.ClientSession.close(session)
 
 
 def _positive(name: str, value: float) -> float:
@@ -77,3 +179,112 @@ def _positive(name: str, value: float) -> float:
             f"got {value!r}."
         )
     return float(value)
+
+
+# ws:// and wss:// reach the same server as http:// and https:// (a WebSocket handshake is an
+# HTTP request), so they belong to the same origin for the default headers.
+_HTTP_SCHEME_OF = {"ws": "http", "wss": "https"}
+
+
+def _origin(url: URL) -> tuple[str, str | None, int | None]:
+    return (_HTTP_SCHEME_OF.get(url.scheme, url.scheme), url.host, url.port)
+
+
+class _OriginBoundRequest(aiohttp.ClientRequest):
+    """Adds the session's default headers on its base origin only; refuses other origins.
+
+    aiohttp makes one request object for each hop of a redirect, so every URL a request goes
+    to passes here, a redirect to another origin too. ``ClientSession(request_class=...)``
+    is aiohttp's public hook for this; the subclass of each session sets the class variables.
+    """
+
+    base_url: ClassVar[URL]
+    default_headers: ClassVar[CIMultiDict[str]]
+    allow_other_origins: ClassVar[bool]
+
+    def __init__(self, method: str, url: URL, *args: Any, **kwargs: Any) -> None:
+        if _origin(url) == _origin(self.base_url):
+            if self.default_headers:
+                kwargs["headers"] = self._with_defaults(kwargs.get("headers"))
+        elif not self.allow_other_origins:
+            raise OriginError(str(self.base_url.origin()), str(url))
+        super().__init__(method, url, *args, **kwargs)
+
+    def _with_defaults(self, headers: Any) -> CIMultiDict[str]:
+        # Headers passed for the request replace the default of the same name, as
+        # aiohttp's session headers do. A new dict: aiohttp reuses the one it passes for
+        # the next hop of a redirect, which may go to another origin.
+        explicit: CIMultiDict[str] = CIMultiDict(headers or {})
+        merged = CIMultiDict(
+            (name, value) for name, value in self.default_headers.items() if name not in explicit
+        )
+        merged.extend(explicit)
+        return merged
+
+
+def _origin_bound(
+    base_url: URL,
+    headers: CIMultiDict[str],
+    allow_other_origins: bool,
+    request_class: type[aiohttp.ClientRequest],
+) -> type[aiohttp.ClientRequest]:
+    # Built on the request_class the user passed, if any, so that both apply.
+    bound = type(
+        "OriginBoundRequest",
+        (_OriginBoundRequest, request_class),
+        {
+            "base_url": base_url,
+            "default_headers": headers,
+            "allow_other_origins": allow_other_origins,
+        },
+    )
+    return cast("type[aiohttp.ClientRequest]", bound)
+
+
+def _refuse_closing(session: aiohttp.ClientSession) -> None:
+    """Make ``close()`` and ``detach()`` of the shared session raise SharedSessionError.
+
+    One view closing the session would break every later request of the process. Set on the
+    instance (``async with session:`` ends in ``self.close()``, found there) with
+    ``object.__setattr__``: ``ClientSession.__setattr__`` warns about new attributes in debug
+    mode, and aiohttp discourages (and warns about) subclasses of ClientSession.
+    ``client_session`` itself closes the session with ``aiohttp.ClientSession.close``.
+    """
+    for operation in ("close", "detach"):
+        object.__setattr__(session, operation, functools.partial(_refuse, operation))
+
+
+def _refuse(operation: str, *args: object, **kwargs: object) -> NoReturn:
+    raise SharedSessionError(operation)
+
+
+def _pool_timeout_trace(limit: int, limit_per_host: int) -> aiohttp.TraceConfig:
+    """Turn a timeout that hit a request waiting for the full pool into PoolTimeoutError.
+
+    aiohttp raises a bare ``TimeoutError()`` when the total timeout expires in the queue of
+    the connector, or a ``ConnectionTimeoutError`` naming the host when ``connect`` does:
+    neither says that the pool was full. The queue is seen through aiohttp's public tracing
+    signals; an exception raised by an ``on_request_exception`` handler replaces aiohttp's.
+    """
+
+    async def queued(_: aiohttp.ClientSession, context: SimpleNamespace, __: object) -> None:
+        context.waiting_for_pool = True
+
+    async def dequeued(_: aiohttp.ClientSession, context: SimpleNamespace, __: object) -> None:
+        context.waiting_for_pool = False
+
+    async def failed(
+        _: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        params: aiohttp.TraceRequestExceptionParams,
+    ) -> None:
+        if isinstance(params.exception, asyncio.TimeoutError) and getattr(
+            context, "waiting_for_pool", False
+        ):
+            raise PoolTimeoutError(str(params.url), limit, limit_per_host) from params.exception
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_queued_start.append(queued)
+    trace.on_connection_queued_end.append(dequeued)
+    trace.on_request_exception.append(failed)
+    return trace

@@ -1,4 +1,7 @@
-"""Django app: builds and wires the container when Django is ready, registers the checks."""
+"""Django app: builds and wires the container when Django is ready, registers the checks.
+
+It also gives our logger a console default when the project's LOGGING leaves it silent.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +18,10 @@ class DjangoLifespanDIConfig(AppConfig):
     verbose_name = "Django lifespan DI"
 
     def ready(self) -> None:
-        from django_lifespan_di import _container, checks
+        from django_lifespan_di import _container, _logging, checks
 
+        # Django has applied the project's LOGGING by now: add our default only if it is silent.
+        _logging.install_console_default()
         checks.register()
         _container.setup()
         setting_changed.connect(_rebuild_on_change, dispatch_uid="django_lifespan_di")

@@ -43,17 +43,9 @@ DEMO_ROOT = REPO_ROOT / "examples" / "demo"
 APP = "tests.integration.project.asgi:application"
 RESOURCES = ("upstream", "http_session", "cache")
 """The demo container's resources."""
-# The factory each resource of the demo is declared with, as the library's "created" debug
-# line names it (without lifespan, instances are created on first use).
-FACTORIES = {
-    "weather_service": "upstream",
-    "client_session": "http_session",
-    "ttl_cache": "cache",
-    "search_client": "search",
-}
-
 LIFECYCLE = re.compile(r"\[(\d+)\] django_lifespan_di: (started|stopped) (\S+) in ")
-CREATED = re.compile(r"\[(\d+)\] django_lifespan_di: created <.*?<function (\w+) at ")
+# Without lifespan, instances are created on first use; the debug line names the provider.
+CREATED = re.compile(r"\[(\d+)\] django_lifespan_di: created '([\w.]+)' for event loop ")
 EXIT_REPORT = re.compile(r"integration-exit \[(\d+)\] open resources: (.*)")
 # What must never appear in a server's output after a clean run.
 PROBLEMS = re.compile(
@@ -290,8 +282,7 @@ class ServerProcess(ChildProcess):
     def created(self) -> Counter[tuple[int, str]]:
         """``(pid, resource)``: instances the library created on first use (no lifespan)."""
         return Counter(
-            (int(pid), FACTORIES.get(factory, factory))
-            for pid, factory in CREATED.findall(self.output)
+            (int(pid), name) for pid, name in CREATED.findall(self.output)
         )
 
     def exit_reports(self) -> dict[int, str]:

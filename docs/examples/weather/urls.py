@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from django.urls import path
 
-from weather import views
+from weather import class_views, views
 
-urlpatterns = [path("forecast", views.forecast)]
+urlpatterns = [
+    path("forecast", views.forecast),
+    path("forecast/class", class_views.ForecastView.as_view()),
+]
