@@ -438,3 +438,16 @@ class AbortedStart(containers.DeclarativeContainer):
 
     a = LifespanResource(tracked, "a")
     b = LifespanResource(abort, "b", a)
+
+
+async def fail_before_yield(name: str, *needs: Handle) -> AsyncIterator[Handle]:
+    """An async generator initializer whose start raises before it yields."""
+    events.append(f"start {name}")
+    raise StartFailed(f"{name} could not connect")
+    yield Handle(name, needs)  # never reached: it makes this an async generator
+
+
+class FailingStockAsyncStart(containers.DeclarativeContainer):
+    """broken, a stock async-generator Resource, cannot start."""
+
+    broken = providers.Resource(fail_before_yield, "broken")

@@ -727,7 +727,8 @@ async def test_the_lifespan_task_cancelled_after_startup_still_stops_every_resou
     assert script.sent == ["lifespan.startup.complete"]
     assert sorted(e for e in record if e.startswith("stop")) == ["stop a", "stop b", "stop plain"]
     assert record.index("stop b") < record.index("stop a")
-    assert any("ended before lifespan.shutdown" in line for line in library_errors(caplog))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("cancelled before lifespan.shutdown" in line for line in warnings), warnings
 
 
 async def test_receive_raising_after_startup_still_stops_every_resource(
@@ -784,3 +785,16 @@ async def test_a_message_out_of_order_is_a_clear_error_and_nothing_stays_started
     stopped = [e for e in record if e.startswith("stop")]
     assert len(started) == len(stopped)
     assert any(complaint in line for line in library_errors(caplog))
+
+
+async def test_a_stock_async_resource_failing_to_start_needs_no_clean_up(
+    use_container: UseContainer, record: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stock async-generator Resource raising before its yield fails the startup once, and
+    its clean-up (nothing to close) logs no second error."""
+    use_container("FailingStockAsyncStart")
+    message = await failed_startup()
+
+    assert "resource 'broken' failed to start" in message
+    errors = library_errors(caplog)
+    assert not any("cleaning up" in error for error in errors), errors

@@ -125,7 +125,7 @@ def _live_sessions() -> int:
 def test_loops_closed_without_shutdown_asyncgens_leave_nothing_open(
     upstream_server: Upstream,
 ) -> None:
-    """200 loops ended by a plain ``loop.close()``, each with one upstream request through a
+    """1,000 loops ended by a plain ``loop.close()``, each with one upstream request through a
     lazily created session: open fds stay flat, no session stays alive, and the resource keeps
     no state for the dead loops."""
     resource: LifespanResource[ClientSession] = LifespanResource(client_session)
@@ -142,9 +142,9 @@ def test_loops_closed_without_shutdown_asyncgens_leave_nothing_open(
 
     run_one_loop()  # the first opens what stays open anyway (the resolver, imports)
     fds, sessions = _open_fds(), _live_sessions()
-    for _ in range(200):
+    for _ in range(1000):
         run_one_loop()
 
     assert _open_fds() <= fds + 2
-    assert _live_sessions() == sessions  # none of the 200 is still alive
+    assert _live_sessions() == sessions  # none of the 1,000 is still alive
     assert resource._states == {}

@@ -307,7 +307,8 @@ class _Expired(Exception):
 
 async def _bounded(awaitable: Awaitable[Any], timeout: float) -> Any:
     """Await with a time limit; on expiry cancel it, wait (bounded) for it, raise _Expired."""
-    task = asyncio.ensure_future(awaitable)
+    # Not every awaitable is a coroutine or a future (dependency-injector's NullAwaitable).
+    task = asyncio.ensure_future(_awaited(awaitable))
     try:
         done, _ = await asyncio.wait({task}, timeout=timeout)
     except BaseException:
@@ -324,6 +325,10 @@ async def _bounded(awaitable: Awaitable[Any], timeout: float) -> Any:
             raise _Expired from exc  # its traceback shows where it was stuck
         raise _Expired
     return task.result()
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 def report_failure(message: str) -> None:

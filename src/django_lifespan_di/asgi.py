@@ -6,6 +6,8 @@ lifespan handling to any other ASGI app (for example Channels' ``ProtocolTypeRou
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +30,8 @@ __all__ = [
     "LifespanProtocolError",
     "get_asgi_application",
 ]
+
+logger = logging.getLogger("django_lifespan_di")
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -76,8 +80,12 @@ async def handle_lifespan(
     try:
         await _send(send, {"type": "lifespan.startup.complete"})
         message = await receive()
+    except asyncio.CancelledError:
+        # A quick shutdown: uvicorn on a second Ctrl-C, gunicorn's asgi worker on SIGINT.
+        logger.warning("the lifespan was cancelled before lifespan.shutdown: stopping anyway")
+        await _shutdown(lifecycle, after_shutdown)
+        raise
     except BaseException as exc:
-        # A second Ctrl-C (the server cancels the lifespan task), or a broken server.
         report_failure(f"the lifespan ended before lifespan.shutdown ({exc!r}): stopping")
         await _shutdown(lifecycle, after_shutdown)
         raise

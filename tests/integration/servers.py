@@ -75,8 +75,6 @@ class Server:
     """Exit code after a clean stop on SIGTERM."""
     startup_failure_exits: tuple[int, ...] = (3,)
     """Exit codes seen after ``lifespan.startup.failed`` (none: not a lifespan server)."""
-    closes_on_sigint: bool = True
-    """Whether Ctrl-C (SIGINT to the process group) runs the lifespan shutdown."""
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", self.module, *self.args]
@@ -176,8 +174,6 @@ SERVERS = (
         sends_lifespan=True,
         workers=2,
         startup_failure_exits=GUNICORN_BOOT_FAILURE,
-        # Its worker treats SIGINT as a quick shutdown: no lifespan shutdown.
-        closes_on_sigint=False,
     ),
     Server(
         "daphne",
@@ -281,9 +277,7 @@ class ServerProcess(ChildProcess):
 
     def created(self) -> Counter[tuple[int, str]]:
         """``(pid, resource)``: instances the library created on first use (no lifespan)."""
-        return Counter(
-            (int(pid), name) for pid, name in CREATED.findall(self.output)
-        )
+        return Counter((int(pid), name) for pid, name in CREATED.findall(self.output))
 
     def exit_reports(self) -> dict[int, str]:
         """pid -> the resources still open when that process exited ("none")."""
