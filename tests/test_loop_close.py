@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import gc
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -62,6 +62,19 @@ class Thing:
         self.inner_closed = False
 
 
+def _used_once_in_asyncio_run(
+    initializer: Callable[[], AsyncIterator[Thing]],
+) -> tuple[list[dict[str, Any]], Thing]:
+    """Use a resource of ``initializer`` once in asyncio.run: the loop's errors, the instance."""
+    resource: LifespanResource[Thing] = LifespanResource(initializer)
+    things: list[Thing] = []
+
+    async def main() -> None:
+        things.append(await resource())
+
+    return _run_recording_loop_errors(main), things[0]
+
+
 def test_cleanup_written_after_yield_without_finally_runs_when_the_loop_ends() -> None:
     """``s = open(); yield s; close(s)`` (no try/finally) is closed by asyncio.run's end: the
     loop no longer throws GeneratorExit at the initializer's yield."""
@@ -71,14 +84,10 @@ def test_cleanup_written_after_yield_without_finally_runs_when_the_loop_ends() -
         yield thing
         thing.closed = True
 
-    resource: LifespanResource[Thing] = LifespanResource(open_thing)
-    things: list[Thing] = []
+    errors, thing = _used_once_in_asyncio_run(open_thing)
 
-    async def main() -> None:
-        things.append(await resource())
-
-    assert _run_recording_loop_errors(main) == []
-    assert things[0].closed
+    assert errors == []
+    assert thing.closed
 
 
 def test_a_nested_asynccontextmanager_closes_in_order_without_loop_errors() -> None:
@@ -99,15 +108,11 @@ def test_a_nested_asynccontextmanager_closes_in_order_without_loop_errors() -> N
         thing.closed = True
         order.append("outer")
 
-    resource: LifespanResource[Thing] = LifespanResource(open_thing)
-    things: list[Thing] = []
+    errors, thing = _used_once_in_asyncio_run(open_thing)
 
-    async def main() -> None:
-        things.append(await resource())
-
-    assert _run_recording_loop_errors(main) == []
-    assert things[0].inner_closed
-    assert things[0].closed
+    assert errors == []
+    assert thing.inner_closed
+    assert thing.closed
     assert order == ["inner", "outer"]
 
 
