@@ -37,7 +37,9 @@ from tests.reporting import assert_reported, check_command_report, lifespan_repo
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SETTING = "DJANGO_LIFESPAN_DI"
 VALID = {"CONTAINER": "tests.project.containers.Container"}
-KNOWN_KEYS = "CONTAINER, WIRE, STARTUP_TIMEOUT, SHUTDOWN_TIMEOUT, ON_STARTUP, ON_SHUTDOWN"
+KNOWN_KEYS = (
+    "CONTAINER, WIRE, STARTUP_TIMEOUT, SHUTDOWN_TIMEOUT, ON_STARTUP, ON_SHUTDOWN, REQUEST_THREADS"
+)
 MISSING = object()
 """Stands for "the setting is not defined at all"."""
 
@@ -426,9 +428,26 @@ def test_lifespan_failure_carries_the_check_message_verbatim(value: object, chec
         checked = check_command_report()
         started = lifespan_report()
     lines = [line for line in checked.splitlines() if "(django_lifespan_di." in line]
-    assert len(lines) == 1
-    assert f"(django_lifespan_di.{check_id})" in lines[0]
-    assert lines[0] in started
+    assert any(f"(django_lifespan_di.{check_id})" in line for line in lines), lines
+    assert all(line in started for line in lines), (lines, started)
+
+
+@reported_by
+def test_every_settings_mistake_is_reported_in_one_run(report: Callable[[], str]) -> None:
+    """Several mistakes at once are all reported, each with its id: no fixing them one
+    ``check`` run at a time."""
+    value = {
+        **VALID,
+        "WIRES": [],
+        "WIRE": ["tests.no_such_module"],
+        "STARTUP_TIMEOUT": -1,
+        "ON_SHUTDOWN": ["tests.no_such_module.hook"],
+        "REQUEST_THREADS": {"MAX_IDLE": 0},
+    }
+    with lifespan_setting(value):
+        text = report()
+    for check_id in ("E002", "E006", "E008", "E007", "E011"):
+        assert f"(django_lifespan_di.{check_id}) " in text, text
 
 
 def test_project_settings_pass_the_checks() -> None:

@@ -72,7 +72,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     try:
         _container.get_container()
     except ConfigurationError as exc:
-        return [checks.Error(exc.message, id=exc.check_id)]
+        return [checks.Error(each.message, id=each.check_id) for each in exc.errors]
     return []
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
@@ -21,6 +21,8 @@ from django.utils.module_loading import import_string
 __all__ = ["SETTING", "ConfigurationError", "LifespanSettings", "RequestThreads", "get_settings"]
 
 SETTING = "DJANGO_LIFESPAN_DI"
+
+T = TypeVar("T")
 
 _DEFAULT_TIMEOUT = 30.0
 _KEYS = (
@@ -37,12 +39,29 @@ _EXAMPLE = f'{SETTING} = {{"CONTAINER": "myproject.containers.Container"}}'
 
 
 class ConfigurationError(ImproperlyConfigured):
-    """A mistake in the settings block; ``check_id`` is the system check that reports it."""
+    """A mistake in the settings block; ``check_id`` is the system check that reports it.
+
+    ``errors`` holds every mistake found (this one alone, or each of several).
+    """
 
     def __init__(self, check_id: str, message: str) -> None:
         super().__init__(message)
         self.check_id = check_id
         self.message = message
+        self.errors: tuple[ConfigurationError, ...] = (self,)
+
+    @classmethod
+    def of(cls, errors: list[ConfigurationError]) -> ConfigurationError:
+        """One error standing for ``errors``: the first one, carrying all of them."""
+        if len(errors) == 1:
+            return errors[0]
+        combined = cls(
+            errors[0].check_id,
+            f"{len(errors)} mistakes in {SETTING}:\n"
+            + "\n".join(f"  ({e.check_id}) {e.message}" for e in errors),
+        )
+        combined.errors = tuple(errors)
+        return combined
 
 
 @dataclass(frozen=True)
@@ -81,26 +100,53 @@ def get_settings() -> LifespanSettings:
             f"{SETTING} must be a dict, found {type(raw).__name__} {raw!r}. "
             f"Expected, for example: {_EXAMPLE}",
         )
+    found: list[ConfigurationError] = []
+
+    def read(validate: Callable[..., T], *args: Any) -> T | None:
+        # Each setting is validated on its own, so that one check run reports every mistake.
+        try:
+            return validate(*args)
+        except ConfigurationError as exc:
+            found.append(exc)
+            return None
+
     unknown = sorted(set(raw) - set(_KEYS))
     if unknown:
-        raise ConfigurationError(
-            "django_lifespan_di.E002",
-            f"{SETTING} has unknown key(s) {', '.join(map(repr, unknown))}; "
-            f"the known keys are {', '.join(_KEYS)}.",
+        found.append(
+            ConfigurationError(
+                "django_lifespan_di.E002",
+                f"{SETTING} has unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"the known keys are {', '.join(_KEYS)}.",
+            )
         )
     if "CONTAINER" not in raw:
-        raise ConfigurationError(
-            "django_lifespan_di.E001",
-            f"{SETTING}['CONTAINER'] is missing. Name your container class: {_EXAMPLE}",
+        found.append(
+            ConfigurationError(
+                "django_lifespan_di.E001",
+                f"{SETTING}['CONTAINER'] is missing. Name your container class: {_EXAMPLE}",
+            )
         )
+    container = read(_container_class, raw["CONTAINER"]) if "CONTAINER" in raw else None
+    wire = [
+        read(_import_module, f"{SETTING}['WIRE']", path)
+        for path in read(_strings, raw, "WIRE") or ()
+    ]
+    timeouts = [read(_timeout, raw, key) for key in ("STARTUP_TIMEOUT", "SHUTDOWN_TIMEOUT")]
+    hooks = {
+        key: [read(_hook, raw, key, path) for path in read(_strings, raw, key) or ()]
+        for key in ("ON_STARTUP", "ON_SHUTDOWN")
+    }
+    request_threads = read(_request_threads, raw.get("REQUEST_THREADS"))
+    if found:
+        raise ConfigurationError.of(found)
     return LifespanSettings(
-        container=_container_class(raw["CONTAINER"]),
-        wire=tuple(_import_module(f"{SETTING}['WIRE']", name) for name in _strings(raw, "WIRE")),
-        startup_timeout=_timeout(raw, "STARTUP_TIMEOUT"),
-        shutdown_timeout=_timeout(raw, "SHUTDOWN_TIMEOUT"),
-        on_startup=tuple(_hook(raw, "ON_STARTUP", path) for path in _strings(raw, "ON_STARTUP")),
-        on_shutdown=tuple(_hook(raw, "ON_SHUTDOWN", path) for path in _strings(raw, "ON_SHUTDOWN")),
-        request_threads=_request_threads(raw.get("REQUEST_THREADS")),
+        container=cast("type[Any]", container),
+        wire=tuple(module for module in wire if module is not None),
+        startup_timeout=cast(float, timeouts[0]),
+        shutdown_timeout=cast(float, timeouts[1]),
+        on_startup=tuple(hook for hook in hooks["ON_STARTUP"] if hook is not None),
+        on_shutdown=tuple(hook for hook in hooks["ON_SHUTDOWN"] if hook is not None),
+        request_threads=request_threads,
     )
 
 
@@ -176,7 +222,11 @@ def _hook(raw: Mapping[str, Any], key: str, path: str) -> Callable[[], object]:
 
 
 def _timeout(
-    raw: Mapping[str, Any], key: str, *, prefix: str = SETTING, default: float = _DEFAULT_TIMEOUT
+    raw: Mapping[str, Any],
+    key: str,
+    *,
+    prefix: str = SETTING,
+    default: float = _DEFAULT_TIMEOUT,
 ) -> float:
     value = raw.get(key, default)
     if (
@@ -212,7 +262,12 @@ def _request_threads(value: object) -> RequestThreads | None:
             f"{name}['MAX_IDLE'] is {max_idle!r}; expected a whole number >= 1 (size it to "
             "what your database accepts: each idle thread may keep a connection).",
         )
-    idle_timeout = _timeout(value, "IDLE_TIMEOUT", prefix=f"{name}", default=60.0)
+    idle_timeout = _timeout(
+        value,
+        "IDLE_TIMEOUT",
+        prefix=name,
+        default=_THREAD_KEYS["IDLE_TIMEOUT"],
+    )
     if not _asgiref_has_executor():
         raise ConfigurationError(
             "django_lifespan_di.E012",
