@@ -297,6 +297,16 @@ async def test_an_async_generator_function_gets_values_not_coroutines() -> None:
 
 
 @pytest.mark.asyncio
+async def test_an_async_generator_function_creates_the_loops_session_on_first_use() -> None:
+    """Without lifespan, the injected async generator function waits for the loop's session."""
+    items = [item async for item in inject_views.stream_sessions(2)]
+    assert isinstance(items[0], ClientSession)
+    assert items[1] is items[0]
+    await _container.get_container().http_session.shutdown()
+    assert items[0].closed
+
+
+@pytest.mark.asyncio
 async def test_an_annotated_marker_is_injected_and_hidden_from_wiring() -> None:
     """Annotated[T, Provide[...]] injects like a Provide default, and the wrapper's signature
     shows no marker (so wire() leaves it alone)."""
