@@ -52,7 +52,10 @@ def fixture_run_inner(pytester: pytest.Pytester) -> RunInner:
 
     def run(source: str, *args: str) -> pytest.RunResult:
         pytester.makepyfile(test_inner=textwrap.dedent(source))
-        return pytester.runpytest_subprocess("-W", "error", "-v", *args, timeout=TIMEOUT)
+        # In file order (no pytest-randomly): a later inner test checks what an earlier recorded.
+        return pytester.runpytest_subprocess(
+            "-W", "error", "-v", "-p", "no:randomly", *args, timeout=TIMEOUT
+        )
 
     return run
 
