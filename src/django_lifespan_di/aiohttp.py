@@ -199,11 +199,12 @@ class _OriginBoundRequest(aiohttp.ClientRequest):
     """
 
     base_url: ClassVar[URL]
+    base_origin: ClassVar[tuple[str, str | None, int | None]]
     default_headers: ClassVar[CIMultiDict[str]]
     allow_other_origins: ClassVar[bool]
 
     def __init__(self, method: str, url: URL, *args: Any, **kwargs: Any) -> None:
-        if _origin(url) == _origin(self.base_url):
+        if _origin(url) == self.base_origin:
             if self.default_headers:
                 kwargs["headers"] = self._with_defaults(kwargs.get("headers"))
         elif not self.allow_other_origins:
@@ -234,6 +235,7 @@ def _origin_bound(
         (_OriginBoundRequest, request_class),
         {
             "base_url": base_url,
+            "base_origin": _origin(base_url),
             "default_headers": headers,
             "allow_other_origins": allow_other_origins,
         },
