@@ -45,22 +45,24 @@ FULL_MATRIX = [
 ]
 # The lint and type tools, pinned: a new release's new rules must not turn CI red by themselves.
 RUFF = "ruff==0.17.6"
-MYPY = ["mypy==2.4.1", "django-stubs==6.1.2"]
+MYPY = ["mypy==2.4.1", "django-stubs==6.1.2", "celery-types==0.26.0"]
 TEST_ENV = {
     "PYTHONDEVMODE": "1",
     "PYTHONWARNINGS": "error::ResourceWarning,error::DeprecationWarning",
 }
 
 
-def _install_wheel(session: nox.Session, extras: str) -> None:
-    """Build the project's wheel and install it (not the source tree) with ``extras``."""
+def _install_wheel(session: nox.Session, extras: str, *also: str) -> None:
+    """Build the project's wheel and install it (not the source tree) with ``extras``, and
+    ``also`` in the same resolution (a Django pin must pick the extras' versions too:
+    djangorestframework 3.16 for Django 4.2)."""
     dist = Path(session.create_tmp()) / "dist"
     for stale in dist.glob("*.whl"):
         stale.unlink()
     session.install("build")
     session.run("python", "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT), silent=True)
     (wheel,) = dist.glob("django_lifespan_di-*.whl")
-    session.install(f"{wheel}[{extras}]")
+    session.install(f"{wheel}[{extras}]", *also)
 
 
 # What of the test matrix this run did, for the report at exit (nox runs sessions in-process).
@@ -100,8 +102,7 @@ def tests(session: nox.Session, django: str, aiohttp: str) -> None:
     """Run the test suite and the docs' examples on the built wheel."""
     assert isinstance(session.python, str)
     _RAN.add(session.python)
-    _install_wheel(session, "test")
-    session.install(f"django~={django}.0", aiohttp)
+    _install_wheel(session, "test", f"django~={django}.0", aiohttp)
     env = {**TEST_ENV, "COVERAGE_FILE": str(ROOT / f".coverage.{session.python}")}
     session.run("python", "-m", "coverage", "run", "-m", "pytest", *session.posargs, env=env)
     if session.posargs:
@@ -132,8 +133,7 @@ def tests(session: nox.Session, django: str, aiohttp: str) -> None:
 )
 def tests_all(session: nox.Session, django: str, aiohttp: str) -> None:
     """The suite on every supported Python x Django pair (CI runs the `tests` subset)."""
-    _install_wheel(session, "test")
-    session.install(f"django~={django}.0", aiohttp)
+    _install_wheel(session, "test", f"django~={django}.0", aiohttp)
     session.run("python", "-m", "pytest", *session.posargs, env=TEST_ENV)
 
 
@@ -271,7 +271,15 @@ def soak(session: nox.Session) -> None:
 
 
 # The peers and the fastest server stack; the versions used are recorded in the results.
-BENCH_DEPS = ["fastapi", "uvicorn[standard]", "uvloop", "httptools", "wireup", "psycopg[binary]"]
+BENCH_DEPS = [
+    "fastapi",
+    "uvicorn[standard]",
+    "uvloop",
+    "httptools",
+    "wireup",
+    "psycopg[binary]",
+    "httpx",
+]
 
 
 @nox.session(python="3.12")

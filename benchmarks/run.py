@@ -3,7 +3,8 @@
 ``python -m benchmarks.run`` (what ``nox -s bench`` runs) or ``python -m benchmarks.run --quick``
 for a smoke run of a few seconds per variant. Sections:
 
-1. proxy: a view that fetches a 64-byte body from a local aiohttp upstream, five ways;
+1. proxy: a view that fetches a 64-byte body from a local aiohttp upstream, five ways with
+   aiohttp and two with httpx (a shared ``AsyncClient`` injected, and one per request);
 2. handler: a constant-response async view under Django's ASGIHandler and ours;
 3. injection: ns per call of an injected async view, in process;
 4. lifecycle: start and stop of 10 independent resources of 100 ms each;
@@ -60,6 +61,15 @@ PROXY = [
     Variant("c", "c. Django + django-lifespan-di", _OURS_APP, "/injected", "on", _DI),
     Variant("d", "d. FastAPI, lifespan session + Depends", _FASTAPI_APP, "/proxy"),
     Variant("e", "e. raw ASGI, global session (ceiling)", _RAW_APP, "/proxy"),
+    Variant("f", "f. Django + django-lifespan-di, httpx", _OURS_APP, "/injected-httpx", "on", _DI),
+    Variant(
+        "g",
+        "g. Django, new httpx.AsyncClient per request",
+        _STOCK_APP,
+        "/per-request-httpx",
+        "auto",
+        _PLAIN,
+    ),
 ]
 HANDLER = [
     Variant("stock", "Django ASGIHandler (stock)", _STOCK_APP, "/const", "auto", _DI),

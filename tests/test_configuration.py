@@ -203,6 +203,49 @@ SETTINGS_MISTAKES = [
         ],
         id="container-wiring-config-not-importable",
     ),
+    pytest.param(
+        {**VALID, "HEALTH_CHECKS": ["tests.health_checks.flaky"]},
+        "E014",
+        [f"{SETTING}['HEALTH_CHECKS'] is ['tests.health_checks.flaky']; expected a dict"],
+        id="health-checks-not-a-dict",
+    ),
+    pytest.param(
+        {**VALID, "HEALTH_CHECKS": {"http_session": 42}},
+        "E014",
+        [f"{SETTING}['HEALTH_CHECKS'] has the item 'http_session': 42; expected a dict"],
+        id="health-check-not-a-path",
+    ),
+    pytest.param(
+        {**VALID, "HEALTH_CHECKS": {"http_session": "tests.health_checks.nope"}},
+        "E014",
+        [
+            f"{SETTING}['HEALTH_CHECKS']['http_session'] names 'tests.health_checks.nope', "
+            "which cannot be imported",
+            "Expected the dotted path of an async function taking the resource.",
+        ],
+        id="health-check-not-importable",
+    ),
+    pytest.param(
+        {**VALID, "HEALTH_CHECKS": {"http_session": "tests.health_checks.sync_check"}},
+        "E014",
+        ["'tests.health_checks.sync_check', which is <function sync_check", "not an async"],
+        id="health-check-not-async",
+    ),
+    pytest.param(
+        {**VALID, "HEALTH_CHECKS": {"no_such": "tests.health_checks.flaky"}},
+        "E015",
+        [
+            f"{SETTING}['HEALTH_CHECKS'] names 'no_such', which is no resource of Container",
+            "its resources are: http_session.",
+        ],
+        id="health-check-of-no-resource",
+    ),
+    pytest.param(
+        {**VALID, "HEALTH_TIMEOUT": 0},
+        "E008",
+        [f"{SETTING}['HEALTH_TIMEOUT'] is 0; expected a positive, finite number of seconds"],
+        id="health-timeout-zero",
+    ),
 ]
 
 

@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import logging
 import sys
+import typing
 from typing import Annotated, Any
 
 import pytest
@@ -15,6 +16,7 @@ from dependency_injector import containers, providers
 from dependency_injector.wiring import Closing, Provide
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client, override_settings
 
 from django_lifespan_di import AsyncResourceRequiredError, LifespanResource, _container, inject
@@ -150,14 +152,20 @@ def test_decorating_without_markers_or_with_closing_is_refused() -> None:
         async def closing(x: Any = Closing[Provide["http_session"]]) -> None: ...
 
 
-def test_signature_shows_which_parameters_are_injected() -> None:
-    """The decorated function's signature (as help() shows it) names the marker each injected
-    parameter gets, in an object that is no marker, so that wiring leaves the function alone."""
-    default = inspect.signature(inject_views.get_session).parameters["session"].default
+def test_signature_and_annotations_hide_the_injected_parameters() -> None:
+    """The decorated function's signature and annotations (what help(), Django Ninja, pydantic
+    and wire() read) show only the parameters a caller passes; the markers stay readable
+    through injected_markers, for the system checks."""
+    shown = inspect.signature(inject_views.session_id)
 
-    assert not isinstance(default, Provide)
-    assert repr(default).startswith("<injected Provide[")
-    assert repr(default).endswith("]>")
+    assert list(shown.parameters) == ["request"]
+    assert shown.parameters["request"].annotation is HttpRequest  # evaluated, not a string
+    assert shown.return_annotation is HttpResponse
+    assert typing.get_type_hints(inject_views.session_id) == {
+        "request": HttpRequest,
+        "return": HttpResponse,
+    }
+    assert list(injected_markers(inject_views.session_id) or {}) == ["session"]
 
 
 def test_sync_function_is_given_an_explicit_argument_as_it_is() -> None:
@@ -309,13 +317,13 @@ async def test_an_async_generator_function_creates_the_loops_session_on_first_us
 @pytest.mark.asyncio
 async def test_an_annotated_marker_is_injected_and_hidden_from_wiring() -> None:
     """Annotated[T, Provide[...]] injects like a Provide default, and the wrapper's signature
-    shows no marker (so wire() leaves it alone)."""
+    and annotations do not show the parameter (so wire() leaves it alone)."""
     async with drive_lifespan() as run:
         session = run.state["django_lifespan_di"]["http_session"]
         assert await inject_views.annotated_session() is session
-    shown = inspect.signature(inject_views.annotated_session).parameters["session"]
-    assert shown.annotation is ClientSession
-    assert repr(shown.default) == "<injected Provide[Container.http_session]>"
+    assert list(inspect.signature(inject_views.annotated_session).parameters) == []
+    assert "session" not in inject_views.annotated_session.__annotations__
+    assert list(injected_markers(inject_views.annotated_session) or {}) == ["session"]
 
 
 def test_a_positional_only_injected_parameter_is_refused_at_decoration() -> None:
@@ -424,7 +432,9 @@ async def test_annotated_markers_sit_beside_plain_and_required_parameters() -> N
         )
         assert await inject_views.with_plain_annotated("n") == ("n", session)
     shown = inspect.signature(inject_views.annotated_before_a_required_parameter)
-    assert shown.parameters["session"].default is inspect.Parameter.empty
+    assert list(shown.parameters) == ["city"]
+    assert shown.parameters["city"].default is inspect.Parameter.empty
+    assert list(inspect.signature(inject_views.with_plain_annotated).parameters) == ["note"]
     assert injected_markers(inject_views.with_plain_annotated) is not None
     assert list(injected_markers(inject_views.with_plain_annotated) or {}) == ["session"]
 

@@ -109,11 +109,19 @@ def _app(state: Upstream) -> web.Application:
     async def echo(request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
+    async def forecast(request: web.Request) -> web.Response:
+        """The docs' examples' weather service: a clear sky everywhere."""
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer:
+            state.connections.add((peer[0], peer[1]))
+        return web.json_response({"city": request.query.get("city", ""), "sky": "clear"})
+
     app = web.Application(middlewares=[log])
     app.router.add_get("/data", data)
     app.router.add_get("/hold", hold)
     app.router.add_get("/redirect", redirect)
     app.router.add_get("/echo", echo)
+    app.router.add_get("/forecast", forecast)
     return app
 
 

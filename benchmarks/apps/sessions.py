@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 
 import aiohttp
+import httpx
 
+from django_lifespan_di import httpx as shared_httpx
 from django_lifespan_di.aiohttp import DEFAULT_TIMEOUT
 
-__all__ = ["PATH", "POOL_SIZE", "new_session", "upstream_url"]
+__all__ = ["PATH", "POOL_SIZE", "new_httpx_client", "new_session", "upstream_url"]
 
 POOL_SIZE = 100
 """The connector limit of every shared session (aiohttp's and django-lifespan-di's default)."""
@@ -33,4 +35,13 @@ def new_session() -> aiohttp.ClientSession:
         timeout=DEFAULT_TIMEOUT,
         connector=aiohttp.TCPConnector(limit=POOL_SIZE),
         cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+def new_httpx_client() -> httpx.AsyncClient:
+    """A client configured as ``django_lifespan_di.httpx.async_client`` configures one."""
+    return httpx.AsyncClient(
+        base_url=upstream_url(),
+        timeout=shared_httpx.DEFAULT_TIMEOUT,
+        limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=None),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from aiohttp import ClientSession
 from dependency_injector.wiring import Provide
 from django.http import HttpRequest, HttpResponse
@@ -19,3 +20,12 @@ async def injected(
     async with session.get(PATH) as response:
         body = await response.read()
     return HttpResponse(body, content_type="application/octet-stream")
+
+
+@inject
+async def injected_httpx(
+    request: HttpRequest, client: httpx.AsyncClient = Provide[Container.httpx_client]
+) -> HttpResponse:
+    """(f) The lifespan-started ``httpx.AsyncClient``, injected the same way."""
+    response = await client.get(PATH)
+    return HttpResponse(response.content, content_type="application/octet-stream")

@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 from django.http import HttpRequest, HttpResponse
 
-from benchmarks.apps.sessions import PATH, new_session
+from benchmarks.apps.sessions import PATH, new_httpx_client, new_session
 
 CONSTANT = b"x" * 64
 
@@ -17,6 +17,13 @@ async def per_request(request: HttpRequest) -> HttpResponse:
     async with new_session() as session, session.get(PATH) as response:
         body = await response.read()
     return HttpResponse(body, content_type="application/octet-stream")
+
+
+async def per_request_httpx(request: HttpRequest) -> HttpResponse:
+    """(g) A new ``httpx.AsyncClient`` (so a new TCP connection) for every request."""
+    async with new_httpx_client() as client:
+        response = await client.get(PATH)
+    return HttpResponse(response.content, content_type="application/octet-stream")
 
 
 _session: aiohttp.ClientSession | None = None

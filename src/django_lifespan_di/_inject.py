@@ -41,22 +41,6 @@ _MARKERS_ATTRIBUTE = "__django_lifespan_di_markers__"
 _UNRESOLVED = object()
 
 
-class _Injected:
-    """The default shown in the decorated function's signature, in place of the marker.
-
-    dependency-injector's ``wire()`` patches any function whose signature shows a marker;
-    this function injects by itself, so its signature must not show one.
-    """
-
-    __slots__ = ("marker",)
-
-    def __init__(self, marker: Any) -> None:
-        self.marker = marker
-
-    def __repr__(self) -> str:
-        return f"<injected {marker_text(self.marker)}>"
-
-
 def injected_markers(fn: Callable[..., Any]) -> dict[str, Any] | None:
     """The markers a function decorated with :func:`inject` resolves, or ``None``."""
     return getattr(fn, _MARKERS_ATTRIBUTE, None)
@@ -141,10 +125,18 @@ def inject(fn: F) -> F:
     """Give ``fn`` the providers its ``Provide[...]`` markers name, from the process container.
 
     Works on sync and async functions, async generator functions and methods (class-based views
-    included), needs no wiring, and honours overrides. Async resources need an async function:
+    included), needs no wiring, and honours overrides. The injected parameters are hidden from
+    the returned function's signature and annotations (Django Ninja builds its schema from
+    them); pass one by keyword to give it yourself. Async resources need an async function:
     nothing is resolved before the coroutine runs, so ``async_to_sync`` and ``asyncio.run`` can
     create it outside the event loop that runs it.
     """
+    if hasattr(fn, "_ninja_operation"):
+        raise TypeError(
+            f"{fn.__qualname__} is already a Django Ninja operation, which would call it "
+            "without injecting anything: put @inject below the @api.get(...) (or @router...) "
+            "decorator, right above the function."
+        )
     signature, scanned = _scan(fn)
     markers: dict[str, Any] = {}
     for name, (marker, _) in scanned.items():
@@ -242,7 +234,7 @@ def inject(fn: F) -> F:
 
         wrapper = sync_injecting
 
-    setattr(wrapper, "__signature__", _shown_signature(signature, scanned))  # noqa: B010
+    _hide_injected(wrapper, signature, markers)
     setattr(wrapper, _MARKERS_ATTRIBUTE, markers)
     return cast(F, wrapper)
 
@@ -275,31 +267,31 @@ def _sync_refusal(fn: Callable[..., Any], name: str, marker: Any) -> AsyncResour
     )
 
 
-def _shown_signature(
-    signature: inspect.Signature, scanned: dict[str, tuple[Any, bool]]
-) -> inspect.Signature:
-    """The signature without markers, so that ``wire()`` leaves the wrapper alone."""
-    parameters = []
-    for name, parameter in signature.parameters.items():
-        if name in scanned:
-            marker, annotated = scanned[name]
-            if annotated:
-                parameter = parameter.replace(annotation=typing.get_args(parameter.annotation)[0])
-            parameter = parameter.replace(default=_Injected(marker))
-        parameters.append(parameter)
-    try:
-        return signature.replace(parameters=parameters)
-    except ValueError:
-        # An Annotated parameter without a default before one that has none: show no default.
-        return signature.replace(
-            parameters=[
-                each.replace(default=inspect.Parameter.empty)
-                if isinstance(each.default, _Injected)
-                and not isinstance(signature.parameters[each.name].default, _MARKERS)
-                else each
-                for each in parameters
-            ]
-        )
+def _hide_injected(
+    wrapper: Callable[..., Any], signature: inspect.Signature, markers: dict[str, Any]
+) -> None:
+    """Show the wrapper's callers only the parameters they pass: the injected ones are gone
+    from its ``__signature__`` and ``__annotations__``.
+
+    Whatever builds on the signature then sees the real parameters alone: Django Ninja and
+    pydantic (which cannot make a schema of a ``ClientSession``), DRF, ``help()``, and
+    dependency-injector's ``wire()``, which patches any function whose signature shows a marker
+    (this one injects by itself). The annotations shown are evaluated: a framework resolving
+    strings would look in this module's globals, not the function's.
+    """
+    shown = signature.replace(
+        parameters=[each for name, each in signature.parameters.items() if name not in markers]
+    )
+    wrapper.__signature__ = shown  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {
+        name: each.annotation
+        for name, each in shown.parameters.items()
+        if each.annotation is not inspect.Parameter.empty
+    } | (
+        {"return": shown.return_annotation}
+        if shown.return_annotation is not inspect.Signature.empty
+        else {}
+    )
 
 
 def _resolve(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import logging
 import threading
 import time
 import weakref
@@ -27,6 +28,8 @@ from django.db import connections
 __all__ = ["SURPLUS_GRACE", "RequestThread", "RequestThreadPool"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("django_lifespan_di")
 
 SURPLUS_GRACE = 1.0
 """Seconds a thread beyond ``max_idle`` waits for a request before it is closed.
@@ -124,8 +127,14 @@ class RequestThreadPool:
         self._schedule_trim()
 
     def close(self) -> None:
-        """Close every idle thread; threads still serving a request are closed on release."""
+        """Close every idle thread; threads still serving a request are closed on release.
+
+        Closing a closed pool does nothing.
+        """
+        if self._closed:
+            return
         self._closed = True
+        logger.debug("closed the request threads (%d idle)", len(self._idle))
         if self._trim_handle is not None:
             self._trim_handle.cancel()
             self._trim_handle = None

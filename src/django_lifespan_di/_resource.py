@@ -36,7 +36,12 @@ from typing import Any, TypeVar
 
 from dependency_injector import errors, providers, resources
 
-__all__ = ["AsyncResourceRequiredError", "LifespanResource", "pin_async_dependents"]
+__all__ = [
+    "AsyncResourceRequiredError",
+    "LifespanResource",
+    "abandon_loop",
+    "pin_async_dependents",
+]
 
 logger = logging.getLogger("django_lifespan_di")
 
@@ -326,6 +331,22 @@ def pin_async_dependents(container: Any) -> None:
             continue
         if any(isinstance(each, LifespanResource) for each in provider.traverse()):
             provider.enable_async_mode()
+
+
+def abandon_loop(loop: asyncio.AbstractEventLoop) -> list[object]:
+    """Forget, without closing, every instance ``loop`` owns; return what was forgotten.
+
+    For a forked child: the parent's loop does not run here and its connections are the
+    parent's. The caller keeps what is returned, so that no finalizer ever runs on it.
+    """
+    forgotten: list[object] = []
+    for resource in list(_all_resources):
+        state = resource._states.pop(loop, None)
+        if state is not None:
+            forgotten.append(state)
+        if resource.ready_instance is not None and resource.ready_instance[0] is loop:
+            resource.ready_instance = None
+    return forgotten
 
 
 # While set, async generators first iterated in this context belong to a resource's lifetime,

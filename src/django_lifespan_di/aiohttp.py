@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import math
 from collections.abc import AsyncIterator, Mapping
 from types import SimpleNamespace
 from typing import Any, ClassVar, NoReturn, cast
@@ -19,44 +18,20 @@ from aiohttp.abc import AbstractCookieJar
 from multidict import CIMultiDict
 from yarl import URL
 
+from django_lifespan_di._http import OriginError, origin_of, pool_limit, positive_seconds
+from django_lifespan_di._probes import Check, PoolStats, attach
+
 __all__ = [
     "DEFAULT_TIMEOUT",
     "OriginError",
     "PoolTimeoutError",
     "SharedSessionError",
     "client_session",
+    "pool_stats",
 ]
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
 """30 s for a whole request, 10 s to connect: aiohttp's own default waits 5 minutes."""
-
-
-class OriginError(ValueError):
-    """A session with a ``base_url`` was asked to send a request to another origin.
-
-    Raised for a URL given to a request method and for a redirect the upstream answers with:
-    the session's default ``headers`` (an API key, a token) are meant for ``base_url`` only.
-    """
-
-    def __init__(self, base_origin: str, url: str) -> None:
-        self.base_origin = base_origin
-        self.url = url
-        hint = (
-            " (a URL without a scheme, //host/..., counts as another origin: aiohttp would "
-            "send it over plain HTTP)"
-            if url.startswith("//")
-            else ""
-        )
-        super().__init__(
-            f"The shared session of client_session(base_url={base_origin!r}) refused a "
-            f"request to {url!r}, which is on another origin{hint}. Use a path relative to "
-            f"base_url, or pass allow_other_origins=True to client_session to allow other "
-            f"origins; the session's default headers are then sent to {base_origin} only."
-        )
-
-    def __reduce__(self) -> tuple[type[OriginError], tuple[str, str]]:
-        # Pickled by its fields, as Django's parallel test runner does with a test's error.
-        return type(self), (self.base_origin, self.url)
 
 
 class PoolTimeoutError(aiohttp.ConnectionTimeoutError):
@@ -109,6 +84,7 @@ async def client_session(
     headers: Mapping[str, str] | None = None,
     cookie_jar: AbstractCookieJar | None = None,
     allow_other_origins: bool = False,
+    health_url: str | None = None,
     **session_options: Any,
 ) -> AsyncIterator[aiohttp.ClientSession]:
     """Open one ``ClientSession`` for all users of the server; close it at the end.
@@ -122,21 +98,19 @@ async def client_session(
     With a ``base_url``, the session sends requests to that origin only (:class:`OriginError`
     otherwise, redirects included) unless ``allow_other_origins=True``, and its ``headers`` go
     to that origin only, always. Closing the session is refused (:class:`SharedSessionError`):
-    it is closed here, at shutdown. Any other keyword goes to ``aiohttp.ClientSession``.
+    it is closed here, at shutdown. With a ``health_url`` (a path under ``base_url``, or a
+    URL), the readiness probe GETs it and counts any status below 400 as up. Any other keyword
+    goes to ``aiohttp.ClientSession``.
     """
     if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        timeout = aiohttp.ClientTimeout(total=_positive("timeout", timeout))
+        timeout = aiohttp.ClientTimeout(total=positive_seconds(_NAME, "timeout", timeout))
     if not isinstance(timeout, aiohttp.ClientTimeout):  # also catches bool
         raise TypeError(
             f"client_session(timeout=...) must be an aiohttp.ClientTimeout or a number of "
             f"seconds, got {timeout!r}."
         )
-    for name, value in (("limit", limit), ("limit_per_host", limit_per_host)):
-        if type(value) is not int or value < 0:  # bool is an int, but not a count
-            raise ValueError(
-                f"client_session({name}=...) must be a whole number >= 0 (0 means no limit), "
-                f"got {value!r}."
-            )
+    pool_limit(_NAME, "limit", limit)
+    pool_limit(_NAME, "limit_per_host", limit_per_host)
     if base_url is not None:
         session_options["request_class"] = _origin_bound(
             URL(base_url),
@@ -166,28 +140,48 @@ async def client_session(
         await connector.close()
         raise
     _refuse_closing(session)
+    attach(
+        session,
+        check=_url_check(health_url) if health_url is not None else None,
+        stats=pool_stats,
+    )
     try:
         yield session
     finally:
         await aiohttp.ClientSession.close(session)
 
 
-def _positive(name: str, value: float) -> float:
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(
-            f"client_session({name}=...) must be a positive, finite number of seconds, "
-            f"got {value!r}."
-        )
-    return float(value)
+_NAME = "client_session"
 
 
-# ws:// and wss:// reach the same server as http:// and https:// (a WebSocket handshake is an
-# HTTP request), so they belong to the same origin for the default headers.
-_HTTP_SCHEME_OF = {"ws": "http", "wss": "https"}
+def pool_stats(session: aiohttp.ClientSession) -> PoolStats:
+    """How full the connection pool of ``session`` (a ``TCPConnector``'s) is now.
+
+    aiohttp has no public API for these numbers: they are read from the connector's private
+    ``_acquired`` (connections in use), ``_conns`` (idle ones) and ``_waiters`` (requests
+    queued for the full pool), as of aiohttp 3.12 to 3.14.
+    """
+    connector = session.connector
+    if connector is None:
+        return PoolStats(open=0, in_use=0, waiting=0, limit=0)
+    in_use = len(getattr(connector, "_acquired", ()))
+    idle = sum(len(each) for each in getattr(connector, "_conns", {}).values())
+    waiting = sum(len(each) for each in getattr(connector, "_waiters", {}).values())
+    return PoolStats(open=in_use + idle, in_use=in_use, waiting=waiting, limit=connector.limit)
+
+
+def _url_check(url: str) -> Check:
+    async def check(session: aiohttp.ClientSession) -> None:
+        async with session.get(url, allow_redirects=False) as response:
+            status, reason = response.status, response.reason
+        if status >= 400:
+            raise RuntimeError(f"GET {url} answered {status} {reason}")
+
+    return check
 
 
 def _origin(url: URL) -> tuple[str, str | None, int | None]:
-    return (_HTTP_SCHEME_OF.get(url.scheme, url.scheme), url.host, url.port)
+    return origin_of(url.scheme, url.host, url.port)
 
 
 class _OriginBoundRequest(aiohttp.ClientRequest):
@@ -208,7 +202,7 @@ class _OriginBoundRequest(aiohttp.ClientRequest):
             if self.default_headers:
                 kwargs["headers"] = self._with_defaults(kwargs.get("headers"))
         elif not self.allow_other_origins:
-            raise OriginError(str(self.base_url.origin()), str(url))
+            raise OriginError(str(self.base_url.origin()), str(url), _NAME)
         super().__init__(method, url, *args, **kwargs)
 
     def _with_defaults(self, headers: Any) -> CIMultiDict[str]:

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIHandler
 
-from django_lifespan_di import _container
+from django_lifespan_di import _container, _readiness
 from django_lifespan_di._lifecycle import Lifecycle, StartupError, report_failure
 from django_lifespan_di._request_threads import RequestThreadPool
 from django_lifespan_di.checks import check_configuration, configured_lifecycle
@@ -49,8 +49,8 @@ async def handle_lifespan(
     receive: Any,
     send: Any,
     *,
-    after_startup: Callable[[], None] | None = None,
-    after_shutdown: Callable[[], None] | None = None,
+    after_startup: Callable[[], None] = lambda: None,
+    after_shutdown: Callable[[], None] = lambda: None,
 ) -> bool:
     """Speak the ASGI lifespan protocol: start the container's resources, later stop them.
 
@@ -61,22 +61,24 @@ async def handle_lifespan(
     message = await receive()
     if _type(message) != "lifespan.startup":
         raise _protocol_error(f"expected lifespan.startup first, received {message!r}")
+    _readiness.move_to("starting")
     lifecycle: Lifecycle | None = None
     try:
         lifecycle = configured_lifecycle()
         started = await lifecycle.startup()
     except Exception as exc:
+        _readiness.move_to("failed")
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         report_failure(f"lifespan startup failed: {exc}\n{text}")
         await _send(send, {"type": "lifespan.startup.failed", "message": f"{exc}\n{text}"})
         return False
-    if after_startup is not None:
-        after_startup()
+    after_startup()
     state = scope.get("state")
     if isinstance(state, dict):
         # Only a copy for the application's use: granian clears state before shutdown, and
         # its presence does not prove that lifespan ran, so nothing here reads it back.
         state[STATE_KEY] = started
+    _readiness.move_to("ready")
     try:
         await _send(send, {"type": "lifespan.startup.complete"})
         message = await receive()
@@ -103,14 +105,17 @@ async def handle_lifespan(
     return True
 
 
-async def _shutdown(lifecycle: Lifecycle, after_shutdown: Callable[[], None] | None) -> str | None:
+async def _shutdown(lifecycle: Lifecycle, after_shutdown: Callable[[], None]) -> str | None:
     """Stop everything; the failure to report, if any (already logged)."""
+    # Not ready from now on, before the first resource stops: the probe must not send traffic
+    # to a process whose clients are closing.
+    _readiness.move_to("stopping")
     try:
         try:
             await lifecycle.shutdown()
         finally:
-            if after_shutdown is not None:
-                after_shutdown()
+            _readiness.move_to("stopped")
+            after_shutdown()
     except Exception as exc:
         report_failure(f"lifespan shutdown failed: {exc}")
         return str(exc)
@@ -162,13 +167,12 @@ class LifespanASGIHandler(ASGIHandler):
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            pool = self.request_threads
             await handle_lifespan(
                 scope,
                 receive,
                 send,
                 after_startup=self._passed_checks,
-                after_shutdown=pool.close if pool is not None else None,
+                after_shutdown=self._close_request_threads,
             )
         elif not self._checked and not await self._check():
             await self._refuse(scope, send)
@@ -179,6 +183,10 @@ class LifespanASGIHandler(ASGIHandler):
 
     def _passed_checks(self) -> None:
         self._checked = True
+
+    def _close_request_threads(self) -> None:
+        if self.request_threads is not None:
+            self.request_threads.close()
 
     async def _check(self) -> bool:
         """Without lifespan (daphne, ``--lifespan off``), the first request runs its checks.
@@ -226,16 +234,58 @@ class LifespanASGIHandler(ASGIHandler):
 
 
 class LifespanMiddleware:
-    """Add lifespan handling to any ASGI app, such as Channels' ``ProtocolTypeRouter``."""
+    """Add lifespan handling to any ASGI app, such as Channels' ``ProtocolTypeRouter``.
+
+    The :class:`LifespanASGIHandler` instances the app holds get what their own lifespan
+    would have given them: after the startup they skip their first-request checks, and at
+    shutdown their ``REQUEST_THREADS`` pools are closed. They are found in the app itself,
+    in the apps of a router's ``application_mapping`` (``ProtocolTypeRouter``,
+    ``ChannelNameRouter``) and in the next app of middleware that keeps it as ``.inner``
+    (Channels' middleware) or ``.app`` (this one's).
+    """
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            await handle_lifespan(scope, receive, send)
+            handlers = _handlers_in(self.app)
+
+            def after_startup() -> None:
+                for handler in handlers:
+                    handler._passed_checks()
+
+            def after_shutdown() -> None:
+                for handler in handlers:
+                    handler._close_request_threads()
+
+            await handle_lifespan(
+                scope, receive, send, after_startup=after_startup, after_shutdown=after_shutdown
+            )
         else:
             await self.app(scope, receive, send)
+
+
+def _handlers_in(app: Any) -> list[LifespanASGIHandler]:
+    """The :class:`LifespanASGIHandler` instances in ``app`` (see :class:`LifespanMiddleware`)."""
+    found: list[LifespanASGIHandler] = []
+    seen: set[int] = set()
+    pending = [app]
+    while pending:
+        each = pending.pop()
+        if id(each) in seen:
+            continue
+        seen.add(id(each))
+        if isinstance(each, LifespanASGIHandler):
+            found.append(each)
+            continue
+        mapping = getattr(each, "application_mapping", None)
+        if isinstance(mapping, dict):
+            pending += mapping.values()
+        for name in ("inner", "app"):
+            if getattr(each, name, None) is not None:
+                pending.append(getattr(each, name))
+    return found
 
 
 def get_asgi_application() -> LifespanASGIHandler:

@@ -4,8 +4,9 @@ by the first request where the server sends no lifespan.
 Ids: ``django_lifespan_di.E001`` to ``E008``, ``E011`` and ``E012`` are settings mistakes (see
 :mod:`.conf`); ``E009`` a view with injection markers in a module the container is not wired
 to; ``E010`` a marker naming a provider the container does not have; ``E013`` a sync view
-asking for something provided asynchronously; ``W001`` an async ``providers.Resource`` that
-would be better declared as a ``LifespanResource``.
+asking for something provided asynchronously; ``E014`` a mistake in ``HEALTH_CHECKS`` and
+``E015`` a health check for a name that is no resource of the container; ``W001`` an async
+``providers.Resource`` that would be better declared as a ``LifespanResource``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django_lifespan_di import _container
 from django_lifespan_di._container import container_name
 from django_lifespan_di._inject import find_markers, injected_markers, marker_text
-from django_lifespan_di._lifecycle import Lifecycle, StartupError
+from django_lifespan_di._lifecycle import Lifecycle, StartupError, resource_names
 from django_lifespan_di._resource import LifespanResource
 from django_lifespan_di.conf import ConfigurationError
 
@@ -94,6 +95,19 @@ def check_resources(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
                     "it and costs a Task per injection.",
                     hint="Declare it with django_lifespan_di.LifespanResource.",
                     id="django_lifespan_di.W001",
+                )
+            )
+    resources = resource_names(container).values()
+    for name in _container.get_lifespan_settings().health_checks:
+        if name not in resources:
+            messages.append(
+                checks.Error(
+                    f"DJANGO_LIFESPAN_DI['HEALTH_CHECKS'] names {name!r}, which is no resource "
+                    f"of {container_name(container)}; its resources are: "
+                    f"{', '.join(sorted(resources)) or 'none'}.",
+                    hint="Use the provider name of a resource (a dotted one in a nested "
+                    "container, 'clients.http').",
+                    id="django_lifespan_di.E015",
                 )
             )
     return messages

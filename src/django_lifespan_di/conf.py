@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from importlib import import_module
 from types import ModuleType
 from typing import Any, TypeVar, cast
@@ -33,7 +33,10 @@ _KEYS = (
     "ON_STARTUP",
     "ON_SHUTDOWN",
     "REQUEST_THREADS",
+    "HEALTH_CHECKS",
+    "HEALTH_TIMEOUT",
 )
+_HEALTH_TIMEOUT = 5.0
 _THREAD_KEYS = {"MAX_IDLE": 16, "IDLE_TIMEOUT": 60.0}
 _EXAMPLE = f'{SETTING} = {{"CONTAINER": "myproject.containers.Container"}}'
 
@@ -75,6 +78,9 @@ class LifespanSettings:
     on_startup: tuple[Callable[[], object], ...]
     on_shutdown: tuple[Callable[[], object], ...]
     request_threads: RequestThreads | None = None
+    health_checks: Mapping[str, Callable[[Any], Awaitable[object]]] = field(default_factory=dict)
+    """The health check of each resource named in ``HEALTH_CHECKS``, by provider name."""
+    health_timeout: float = _HEALTH_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,8 @@ def get_settings() -> LifespanSettings:
         for key in ("ON_STARTUP", "ON_SHUTDOWN")
     }
     request_threads = read(_request_threads, raw.get("REQUEST_THREADS"))
+    health_checks = read(_health_checks, raw.get("HEALTH_CHECKS", {}))
+    health_timeout = read(_health_timeout, raw)
     if found:
         raise ConfigurationError.of(found)
     return LifespanSettings(
@@ -147,6 +155,8 @@ def get_settings() -> LifespanSettings:
         on_startup=tuple(hook for hook in hooks["ON_STARTUP"] if hook is not None),
         on_shutdown=tuple(hook for hook in hooks["ON_SHUTDOWN"] if hook is not None),
         request_threads=request_threads,
+        health_checks=cast("Mapping[str, Any]", health_checks),
+        health_timeout=cast(float, health_timeout),
     )
 
 
@@ -241,6 +251,43 @@ def _timeout(
             f"(default {default}).",
         )
     return float(value)
+
+
+def _health_checks(value: object) -> dict[str, Callable[[Any], Awaitable[object]]]:
+    name = f"{SETTING}['HEALTH_CHECKS']"
+    expected = (
+        "expected a dict of provider names to dotted paths of async functions taking the "
+        'resource, for example {"http_session": "myproject.health.ping_upstream"}'
+    )
+    if not isinstance(value, Mapping):
+        raise ConfigurationError("django_lifespan_di.E014", f"{name} is {value!r}; {expected}.")
+    found: dict[str, Callable[[Any], Awaitable[object]]] = {}
+    for provider, path in value.items():
+        if not isinstance(provider, str) or not isinstance(path, str):
+            raise ConfigurationError(
+                "django_lifespan_di.E014",
+                f"{name} has the item {provider!r}: {path!r}; {expected}.",
+            )
+        try:
+            check = import_string(path)
+        except ImportError as exc:
+            raise ConfigurationError(
+                "django_lifespan_di.E014",
+                f"{name}[{provider!r}] names {path!r}, which cannot be imported: {exc}. "
+                "Expected the dotted path of an async function taking the resource.",
+            ) from exc
+        if not inspect.iscoroutinefunction(check):
+            raise ConfigurationError(
+                "django_lifespan_di.E014",
+                f"{name}[{provider!r}] names {path!r}, which is {check!r}, not an async "
+                "function. Expected an 'async def' taking the resource; raising means down.",
+            )
+        found[provider] = check
+    return found
+
+
+def _health_timeout(raw: Mapping[str, Any]) -> float:
+    return _timeout(raw, "HEALTH_TIMEOUT", default=_HEALTH_TIMEOUT)
 
 
 def _request_threads(value: object) -> RequestThreads | None:

@@ -11,7 +11,11 @@ _CONTAINERS = {
     "ok": "tests.project.containers.Container",
     "failing-resource": "tests.server_project.containers.FailingContainer",
     "cancelled-resource": "tests.server_project.containers.CancelledContainer",
+    "health": "tests.health_project.Container",
+    "health-gate": "tests.health_project.GateContainer",
 }
+if _CASE.startswith("health"):
+    ROOT_URLCONF = "tests.health_project"
 
 if _CASE == "misspelt-key":
     DJANGO_LIFESPAN_DI: dict[str, object] = {"CONTIANER": "tests.project.containers.Container"}
