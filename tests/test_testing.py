@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import traceback
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -12,7 +13,7 @@ from aiohttp import ClientSession
 from aioresponses import aioresponses
 from dependency_injector import providers
 from django.conf import settings
-from django.test import AsyncClient, Client
+from django.test import AsyncClient, Client, override_settings
 
 from django_lifespan_di import ShutdownError, StartupError, get_container
 from django_lifespan_di.asgi import STATE_KEY
@@ -498,18 +499,21 @@ async def test_shutdown_runs_when_the_body_raises_and_the_error_goes_through(
 async def test_startup_failure_raises_startup_error_with_the_resource_and_traceback(
     enter: Callable[[Any], Any],
 ) -> None:
-    """A failed startup raises StartupError naming the resource, with the original traceback."""
+    """A failed startup raises the StartupError itself: it names the resource, and its cause is
+    the initializer's own exception, with its traceback."""
     entered = False
     with use_container("PaymentsContainer"):
         container = get_container()
         with pytest.raises(StartupError) as raised:
             async with enter(container):
                 entered = True
-        message = str(raised.value)
-        assert "'payments'" in message
-        assert "Traceback (most recent call last)" in message
-        assert "in connect_payments" in message, "the failing initializer's frame is missing"
-        assert f"StartupFailed: {PAYMENTS_REFUSAL}" in message
+        assert raised.value.name == "payments"
+        assert f"StartupFailed: {PAYMENTS_REFUSAL}" in str(raised.value)
+        cause = raised.value.__cause__
+        assert cause is not None
+        assert str(cause) == PAYMENTS_REFUSAL
+        frames = [frame.name for frame in traceback.extract_tb(cause.__traceback__)]
+        assert "connect_payments" in frames, "the failing initializer's frame is missing"
         assert not entered
         assert not container.http_session.initialized, "the session started first stays open"
 
@@ -588,6 +592,69 @@ async def test_shutdown_failure_of_another_app_raises_shutdown_error_with_its_me
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("startup", "shutdown", "expected"),
+    [
+        pytest.param(
+            "resource 'ledger' failed to start after 1.0 ms: OSError: refused",
+            None,
+            StartupError("ledger", ""),
+            id="startup-of-a-resource",
+        ),
+        pytest.param("the app's own words", None, StartupError("startup", ""), id="startup"),
+        pytest.param(
+            None,
+            "failed to stop: cache, ledger (see the log for each traceback)",
+            ShutdownError(["cache", "ledger"]),
+            id="shutdown-in-our-words",
+        ),
+    ],
+)
+async def test_another_apps_failure_is_rebuilt_from_its_message(
+    startup: str | None, shutdown: str | None, expected: Exception
+) -> None:
+    """An app that is not ours reports only text: the error is rebuilt from it, with the
+    resource names when the text is in this library's words."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        if startup is not None:
+            await send({"type": "lifespan.startup.failed", "message": startup})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.failed", "message": shutdown})
+
+    with pytest.raises(type(expected)) as raised:
+        async with lifespan(app):
+            pass
+    failure = raised.value
+    if isinstance(expected, StartupError):
+        assert isinstance(failure, StartupError)
+        assert failure.name == expected.name
+    else:
+        assert isinstance(failure, ShutdownError)
+        assert isinstance(expected, ShutdownError)
+        assert failure.names == expected.names
+
+
+@pytest.mark.asyncio
+async def test_lifespan_middleware_hands_its_failure_over_as_the_exception_itself() -> None:
+    """Around another ASGI app (Channels' router, say), the middleware's failed startup still
+    reaches the test as the StartupError itself."""
+    from django_lifespan_di.asgi import LifespanMiddleware
+
+    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None: ...
+
+    app = LifespanMiddleware(inner)
+    with use_container("PaymentsContainer"), pytest.raises(StartupError) as raised:
+        async with lifespan(app):
+            pass
+    assert raised.value is app.lifespan_failure
+    assert raised.value.name == "payments"
+
+
+@pytest.mark.asyncio
 @pytest.mark.usefixtures("upstream")
 async def test_sync_client_inside_lifespan_client_gets_a_session_per_loop_all_closed(
     recorder: SessionRecorder,
@@ -642,3 +709,35 @@ async def test_views_get_the_fake_session_that_overrides_the_provider(
     assert response.status_code == 200
     assert response.json() == {"upstream": FAKE_PAYLOAD, "session": id(fake)}
     assert fake.paths == ["/data"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("block", "name", "cause"),
+    [
+        pytest.param(
+            {"ON_STARTUP": ["tests.lifecycle_containers.failing_async_hook"]},
+            "tests.lifecycle_containers.failing_async_hook",
+            "HookFailed",
+            id="hook",
+        ),
+        pytest.param({"WIRE": ["tests.no_such_module"]}, "configuration", None, id="configuration"),
+    ],
+)
+async def test_lifespan_raises_the_startup_error_itself_for_hooks_and_configuration(
+    block: dict[str, Any], name: str, cause: str | None
+) -> None:
+    """A failing hook or a configuration mistake reaches the test as the StartupError the app
+    raised: its ``name`` is the hook's path, or ``"configuration"``; a hook's error is its
+    cause."""
+    with (
+        override_settings(
+            ROOT_URLCONF="tests.lifecycle_containers",
+            DJANGO_LIFESPAN_DI={**settings.DJANGO_LIFESPAN_DI, **block},
+        ),
+        pytest.raises(StartupError) as raised,
+    ):
+        async with lifespan():
+            pass  # never entered
+    assert raised.value.name == name
+    assert type(raised.value.__cause__).__name__ == (cause or "NoneType")

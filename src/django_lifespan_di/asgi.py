@@ -51,10 +51,13 @@ async def handle_lifespan(
     *,
     after_startup: Callable[[], None] = lambda: None,
     after_shutdown: Callable[[], None] = lambda: None,
+    on_failure: Callable[[Exception], None] = lambda exc: None,
 ) -> bool:
     """Speak the ASGI lifespan protocol: start the container's resources, later stop them.
 
-    Returns whether the startup succeeded. Whatever ends the lifespan after a successful
+    Returns whether the startup succeeded. A startup or shutdown failure goes to the server as
+    text, and to ``on_failure`` as the exception itself (what ``testing.lifespan`` raises).
+    Whatever ends the lifespan after a successful
     startup (``lifespan.shutdown``, a cancelled task, ``receive()`` raising, a message out of
     order), the resources are stopped, dependents first.
     """
@@ -68,6 +71,7 @@ async def handle_lifespan(
         started = await lifecycle.startup()
     except Exception as exc:
         _readiness.move_to("failed")
+        on_failure(exc)
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         report_failure(f"lifespan startup failed: {exc}\n{text}")
         await _send(send, {"type": "lifespan.startup.failed", "message": f"{exc}\n{text}"})
@@ -101,11 +105,12 @@ async def handle_lifespan(
     if failure is None:
         await _send(send, {"type": "lifespan.shutdown.complete"})
     else:
-        await _send(send, {"type": "lifespan.shutdown.failed", "message": failure})
+        on_failure(failure)
+        await _send(send, {"type": "lifespan.shutdown.failed", "message": str(failure)})
     return True
 
 
-async def _shutdown(lifecycle: Lifecycle, after_shutdown: Callable[[], None]) -> str | None:
+async def _shutdown(lifecycle: Lifecycle, after_shutdown: Callable[[], None]) -> Exception | None:
     """Stop everything; the failure to report, if any (already logged)."""
     # Not ready from now on, before the first resource stops: the probe must not send traffic
     # to a process whose clients are closing.
@@ -118,7 +123,7 @@ async def _shutdown(lifecycle: Lifecycle, after_shutdown: Callable[[], None]) ->
             after_shutdown()
     except Exception as exc:
         report_failure(f"lifespan shutdown failed: {exc}")
-        return str(exc)
+        return exc
     return None
 
 
@@ -151,6 +156,9 @@ class LifespanASGIHandler(ASGIHandler):
     "Reusable request threads" in the docs); off, requests are handled exactly as by Django.
     """
 
+    lifespan_failure: Exception | None = None
+    """The exception that failed this app's latest lifespan startup or shutdown, if any."""
+
     def __init__(self) -> None:
         super().__init__()
         self._checked = False
@@ -167,12 +175,14 @@ class LifespanASGIHandler(ASGIHandler):
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
+            self.lifespan_failure = None
             await handle_lifespan(
                 scope,
                 receive,
                 send,
                 after_startup=self._passed_checks,
                 after_shutdown=self._close_request_threads,
+                on_failure=self._failed,
             )
         elif not self._checked and not await self._check():
             await self._refuse(scope, send)
@@ -183,6 +193,9 @@ class LifespanASGIHandler(ASGIHandler):
 
     def _passed_checks(self) -> None:
         self._checked = True
+
+    def _failed(self, exc: Exception) -> None:
+        self.lifespan_failure = exc
 
     def _close_request_threads(self) -> None:
         if self.request_threads is not None:
@@ -244,11 +257,15 @@ class LifespanMiddleware:
     (Channels' middleware) or ``.app`` (this one's).
     """
 
+    lifespan_failure: Exception | None = None
+    """The exception that failed this app's latest lifespan startup or shutdown, if any."""
+
     def __init__(self, app: Any) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
+            self.lifespan_failure = None
             handlers = _handlers_in(self.app)
 
             def after_startup() -> None:
@@ -259,8 +276,16 @@ class LifespanMiddleware:
                 for handler in handlers:
                     handler._close_request_threads()
 
+            def failed(exc: Exception) -> None:
+                self.lifespan_failure = exc
+
             await handle_lifespan(
-                scope, receive, send, after_startup=after_startup, after_shutdown=after_shutdown
+                scope,
+                receive,
+                send,
+                after_startup=after_startup,
+                after_shutdown=after_shutdown,
+                on_failure=failed,
             )
         else:
             await self.app(scope, receive, send)

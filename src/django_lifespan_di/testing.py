@@ -143,9 +143,11 @@ async def lifespan(app: Any = None, *, timeout: float = 60) -> AsyncIterator[dic
     """Run ``app``'s lifespan startup, yield the lifespan state, then always run shutdown.
 
     ``app`` defaults to :func:`~django_lifespan_di.asgi.get_asgi_application`. A failed startup
-    raises :class:`~django_lifespan_di.StartupError` carrying the server-side message and
-    traceback; a failed shutdown raises :class:`~django_lifespan_di.ShutdownError`, unless the
-    test body already raised (its error wins).
+    raises the :class:`~django_lifespan_di.StartupError` itself (its ``name``, traceback and
+    ``__cause__``) when the app is this library's handler or middleware, or one rebuilt from
+    the server-side message for another app; a failed shutdown raises the
+    :class:`~django_lifespan_di.ShutdownError` the same way, unless the test body already
+    raised (its error wins).
     """
     app = app or get_asgi_application()
     inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -169,13 +171,13 @@ async def lifespan(app: Any = None, *, timeout: float = 60) -> AsyncIterator[dic
         await inbox.put({"type": "lifespan.startup"})
         message = await reply("lifespan.startup.complete")
         if message["type"] == "lifespan.startup.failed":
-            raise StartupError.from_message(message.get("message", ""))
+            raise _failure_of(app) or StartupError.from_message(message.get("message", ""))
     except BaseException:
         task.cancel()
         with contextlib.suppress(BaseException):
             await task
         raise
-    failed: str | None = None
+    failed: BaseException | None = None
     try:
         yield state
     finally:
@@ -183,9 +185,15 @@ async def lifespan(app: Any = None, *, timeout: float = 60) -> AsyncIterator[dic
         message = await reply("lifespan.shutdown.complete")
         await asyncio.wait_for(task, timeout)
         if message["type"] == "lifespan.shutdown.failed":
-            failed = message.get("message", "")
+            failed = _failure_of(app) or ShutdownError.from_message(message.get("message", ""))
     if failed is not None:
-        raise ShutdownError.from_message(failed)
+        raise failed
+
+
+def _failure_of(app: Any) -> BaseException | None:
+    """The exception itself, when the app is ours; a foreign app's failure is only text."""
+    failure = getattr(app, "lifespan_failure", None)
+    return failure if isinstance(failure, BaseException) else None
 
 
 @contextlib.asynccontextmanager
