@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from django_lifespan_di._container import get_container
 from django_lifespan_di._inject import inject
-from django_lifespan_di._lifecycle import ShutdownError, StartupError
-from django_lifespan_di._resource import AsyncResourceRequiredError, LifespanResource
+from django_lifespan_di._resource import LifespanResource
+from django_lifespan_di.exceptions import (
+    AsyncResourceRequiredError,
+    ShutdownError,
+    StartupError,
+)
 
 __version__ = "0.1.0"
 

@@ -8,37 +8,9 @@ from __future__ import annotations
 
 import math
 
+from django_lifespan_di.exceptions import OriginError
+
 __all__ = ["OriginError", "origin_of", "pool_limit", "positive_seconds"]
-
-
-class OriginError(ValueError):
-    """A shared client with a ``base_url`` was asked to send a request to another origin.
-
-    Raised for a URL given to a request method and for a redirect the upstream answers with:
-    the client's default ``headers`` (an API key, a token) are meant for ``base_url`` only.
-    ``factory`` names the factory that made the client (``client_session``, ``async_client``).
-    """
-
-    def __init__(self, base_origin: str, url: str, factory: str = "client_session") -> None:
-        self.base_origin = base_origin
-        self.url = url
-        self.factory = factory
-        hint = (
-            " (a URL without a scheme, //host/..., counts as another origin: it would be "
-            "sent over plain HTTP)"
-            if url.startswith("//")
-            else ""
-        )
-        super().__init__(
-            f"The shared client of {factory}(base_url={base_origin!r}) refused a request to "
-            f"{url!r}, which is on another origin{hint}. Use a path relative to base_url, or "
-            f"pass allow_other_origins=True to {factory} to allow other origins; the default "
-            f"headers are then sent to {base_origin} only."
-        )
-
-    def __reduce__(self) -> tuple[type[OriginError], tuple[str, str, str]]:
-        # Pickled by its fields, as Django's parallel test runner does with a test's error.
-        return type(self), (self.base_origin, self.url, self.factory)
 
 
 # ws:// and wss:// reach the same server as http:// and https:// (a WebSocket handshake is an

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -23,45 +22,11 @@ from asgiref.sync import sync_to_async
 from dependency_injector import providers
 
 from django_lifespan_di._container import provider_names
+from django_lifespan_di.exceptions import ShutdownError, StartupError
 
 __all__ = ["Lifecycle", "LifecycleEvent", "ShutdownError", "StartupError", "report_failure"]
 
 logger = logging.getLogger("django_lifespan_di")
-
-
-class StartupError(Exception):
-    """Startup failed; everything started before the failure has been stopped again.
-
-    ``name`` is the resource (or hook) that failed.
-    """
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(message)
-        self.name = name
-
-    @classmethod
-    def from_message(cls, message: str) -> StartupError:
-        """Rebuild the error from the text of a ``lifespan.startup.failed`` message."""
-        found = re.match(r"resource '([^']+)'", message)
-        return cls(found.group(1) if found else "startup", message)
-
-
-class ShutdownError(Exception):
-    """One or more resources or hooks failed to stop; all the others were stopped."""
-
-    _TEXT = "failed to stop: {} (see the log for each traceback)"
-
-    def __init__(self, names: list[str]) -> None:
-        super().__init__(self._TEXT.format(", ".join(names)))
-        self.names = names
-
-    @classmethod
-    def from_message(cls, message: str) -> ShutdownError:
-        """Rebuild the error from the text of a ``lifespan.shutdown.failed`` message."""
-        prefix, suffix = cls._TEXT.split("{}")
-        if message.startswith(prefix) and message.endswith(suffix):
-            return cls(message[len(prefix) : -len(suffix)].split(", "))
-        return cls([message])
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ from typing import Any, TypeVar
 
 from dependency_injector import errors, providers, resources
 
+from django_lifespan_di.exceptions import AsyncResourceRequiredError
+
 __all__ = [
     "AsyncResourceRequiredError",
     "LifespanResource",
@@ -48,10 +50,6 @@ logger = logging.getLogger("django_lifespan_di")
 T = TypeVar("T")
 
 _all_resources: weakref.WeakSet[LifespanResource[Any]] = weakref.WeakSet()
-
-
-class AsyncResourceRequiredError(RuntimeError):
-    """An async resource was asked for where no event loop runs (a sync view or thread)."""
 
 
 class _LoopState:

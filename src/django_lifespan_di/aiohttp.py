@@ -20,6 +20,7 @@ from yarl import URL
 
 from django_lifespan_di._http import OriginError, origin_of, pool_limit, positive_seconds
 from django_lifespan_di._probes import Check, PoolStats, attach
+from django_lifespan_di.exceptions import SharedSessionError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -56,23 +57,6 @@ class PoolTimeoutError(aiohttp.ConnectionTimeoutError):
 
     def __reduce__(self) -> tuple[type[PoolTimeoutError], tuple[str, int, int]]:
         return type(self), (self.url, self.limit, self.limit_per_host)
-
-
-class SharedSessionError(RuntimeError):
-    """Code other than django_lifespan_di tried to close the shared session."""
-
-    def __init__(self, operation: str) -> None:
-        self.operation = operation
-        super().__init__(
-            f"session.{operation}() refused: this aiohttp.ClientSession is shared by the "
-            f"whole process (every view, every user) and django_lifespan_di closes it at "
-            f"shutdown; closed here, it would fail every later request with 'Session is "
-            f"closed'. Don't close it, and don't use 'async with session:'; use "
-            f"'async with session.get(...) as response:' to release each response."
-        )
-
-    def __reduce__(self) -> tuple[type[SharedSessionError], tuple[str]]:
-        return type(self), (self.operation,)
 
 
 async def client_session(

@@ -22,6 +22,7 @@ from django_lifespan_di import _container, _readiness
 from django_lifespan_di._lifecycle import Lifecycle, StartupError, report_failure
 from django_lifespan_di._request_threads import RequestThreadPool
 from django_lifespan_di.checks import check_configuration, configured_lifecycle
+from django_lifespan_di.exceptions import LifespanProtocolError
 
 __all__ = [
     "STATE_KEY",
@@ -38,10 +39,6 @@ Message = dict[str, Any]
 
 STATE_KEY = "django_lifespan_di"
 """The key of the started resources (a dict by provider name) in the lifespan ``state``."""
-
-
-class LifespanProtocolError(RuntimeError):
-    """The server sent a lifespan message out of order, or one this protocol does not have."""
 
 
 async def handle_lifespan(

@@ -15,8 +15,9 @@ from types import ModuleType
 from typing import Any, TypeVar, cast
 
 from django.conf import settings as django_settings
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+
+from django_lifespan_di.exceptions import ConfigurationError
 
 __all__ = ["SETTING", "ConfigurationError", "LifespanSettings", "RequestThreads", "get_settings"]
 
@@ -39,32 +40,6 @@ _KEYS = (
 _HEALTH_TIMEOUT = 5.0
 _THREAD_KEYS = {"MAX_IDLE": 16, "IDLE_TIMEOUT": 60.0}
 _EXAMPLE = f'{SETTING} = {{"CONTAINER": "myproject.containers.Container"}}'
-
-
-class ConfigurationError(ImproperlyConfigured):
-    """A mistake in the settings block; ``check_id`` is the system check that reports it.
-
-    ``errors`` holds every mistake found (this one alone, or each of several).
-    """
-
-    def __init__(self, check_id: str, message: str) -> None:
-        super().__init__(message)
-        self.check_id = check_id
-        self.message = message
-        self.errors: tuple[ConfigurationError, ...] = (self,)
-
-    @classmethod
-    def of(cls, errors: list[ConfigurationError]) -> ConfigurationError:
-        """One error standing for ``errors``: the first one, carrying all of them."""
-        if len(errors) == 1:
-            return errors[0]
-        combined = cls(
-            errors[0].check_id,
-            f"{len(errors)} mistakes in {SETTING}:\n"
-            + "\n".join(f"  ({e.check_id}) {e.message}" for e in errors),
-        )
-        combined.errors = tuple(errors)
-        return combined
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import httpx
 
 from django_lifespan_di._http import OriginError, origin_of, pool_limit, positive_seconds
 from django_lifespan_di._probes import Check, PoolStats, attach
+from django_lifespan_di.exceptions import SharedClientError
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -62,23 +63,6 @@ class PoolTimeoutError(httpx.PoolTimeout):
 
     def __reduce__(self) -> tuple[type[PoolTimeoutError], tuple[str, int]]:
         return type(self), (self.url, self.limit)
-
-
-class SharedClientError(RuntimeError):
-    """Code other than django_lifespan_di tried to close the shared client."""
-
-    def __init__(self, operation: str) -> None:
-        self.operation = operation
-        super().__init__(
-            f"client.{operation}() refused: this httpx.AsyncClient is shared by the whole "
-            f"process (every view, every user) and django_lifespan_di closes it at shutdown; "
-            f"closed here, it would fail every later request. Don't close it, and don't use "
-            f"'async with client:'; use 'async with client.stream(...) as response:' or read "
-            f"each response to release its connection."
-        )
-
-    def __reduce__(self) -> tuple[type[SharedClientError], tuple[str]]:
-        return type(self), (self.operation,)
 
 
 async def async_client(

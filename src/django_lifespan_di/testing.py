@@ -24,12 +24,9 @@ from django.test.utils import TestContextDecorator
 from django_lifespan_di._container import container_name, get_container, provider_names
 from django_lifespan_di._lifecycle import ShutdownError, StartupError
 from django_lifespan_di.asgi import get_asgi_application
+from django_lifespan_di.exceptions import OverrideError
 
 __all__ = ["OverrideError", "lifespan", "lifespan_client", "override_providers"]
-
-
-class OverrideError(LookupError):
-    """An override names no provider, or could not take effect where the test expects it."""
 
 
 class override_providers(TestContextDecorator):  # named like Django's override_settings
