@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import django
@@ -29,13 +29,23 @@ __all__ = [
     "LifespanASGIHandler",
     "LifespanMiddleware",
     "LifespanProtocolError",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
     "get_asgi_application",
 ]
 
 logger = logging.getLogger("django_lifespan_di")
 
 Scope = dict[str, Any]
-Message = dict[str, Any]
+"""An ASGI connection scope."""
+Message = Mapping[str, Any]
+"""An ASGI event, received or sent."""
+Receive = Callable[[], Awaitable[Message]]
+"""The ``receive`` callable a server gives the application."""
+Send = Callable[[Message], Awaitable[None]]
+"""The ``send`` callable a server gives the application."""
 
 STATE_KEY = "django_lifespan_di"
 """The key of the started resources (a dict by provider name) in the lifespan ``state``."""
@@ -43,8 +53,8 @@ STATE_KEY = "django_lifespan_di"
 
 async def handle_lifespan(
     scope: Scope,
-    receive: Any,
-    send: Any,
+    receive: Receive,
+    send: Send,
     *,
     after_startup: Callable[[], None] = lambda: None,
     after_shutdown: Callable[[], None] = lambda: None,
@@ -134,7 +144,7 @@ def _protocol_error(text: str) -> LifespanProtocolError:
     return error
 
 
-async def _send(send: Any, message: Message) -> None:
+async def _send(send: Send, message: Message) -> None:
     # Hypercorn raises inside send() of lifespan.*.failed. After a failed startup that error
     # must reach it: it is how Hypercorn learns not to serve. After a failed shutdown the
     # failure is already reported, and a second traceback would only confuse.
@@ -170,7 +180,7 @@ class LifespanASGIHandler(ASGIHandler):
                 max_idle=options.max_idle, idle_timeout=options.idle_timeout
             )
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             self.lifespan_failure = None
             await handle_lifespan(
@@ -213,7 +223,7 @@ class LifespanASGIHandler(ASGIHandler):
                 self._checked = True
         return self._checked
 
-    async def _refuse(self, scope: Scope, send: Any) -> None:
+    async def _refuse(self, scope: Scope, send: Send) -> None:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1011})
             return
@@ -230,7 +240,7 @@ class LifespanASGIHandler(ASGIHandler):
         await send({"type": "http.response.body", "body": text.encode()})
 
     async def _handle_on_request_thread(
-        self, pool: RequestThreadPool, scope: Scope, receive: Any, send: Any
+        self, pool: RequestThreadPool, scope: Scope, receive: Receive, send: Send
     ) -> None:
         thread = pool.acquire()
         clean = False
@@ -260,7 +270,7 @@ class LifespanMiddleware:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             self.lifespan_failure = None
             handlers = _handlers_in(self.app)
