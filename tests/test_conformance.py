@@ -21,6 +21,7 @@ import gc
 import inspect
 import json
 import logging
+import re
 import sys
 import unittest
 from collections.abc import Iterator
@@ -75,6 +76,11 @@ class Cell:
         return answer
 
 
+SLOW_CALLBACK = re.compile(r"Executing <.*> took \d+\.\d+ seconds$", re.S)
+"""asyncio's debug mode (PYTHONDEVMODE) on a callback slower than 0.1 s: a busy machine's
+timing, not something the cell did wrong."""
+
+
 @pytest.fixture(name="cell", autouse=True)
 def fixture_cell(upstream_server: Upstream, caplog: pytest.LogCaptureFixture) -> Iterator[Cell]:
     """The conformance project for one cell; then every instance closed, one per loop, and
@@ -116,7 +122,9 @@ def fixture_cell(upstream_server: Upstream, caplog: pytest.LogCaptureFixture) ->
     problems.extend(
         f"logged by {record.name}: {record.getMessage()}"
         for record in records
-        if record.levelno >= logging.WARNING and record.name.startswith(WATCHED_LOGGERS)
+        if record.levelno >= logging.WARNING
+        and record.name.startswith(WATCHED_LOGGERS)
+        and not SLOW_CALLBACK.match(record.getMessage())
     )
     assert not problems, "after the cell:\n" + "\n".join(problems)
 
