@@ -149,7 +149,7 @@ def _manage(
 
 
 def _failing_shutdown_lifecycle() -> object:
-    from django_lifespan_di.checks import configured_lifecycle
+    from django_lifespan_di._process import configured_lifecycle
 
     def broken_hook() -> None:
         raise RuntimeError("cannot stop")

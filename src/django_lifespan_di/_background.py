@@ -25,8 +25,8 @@ from typing import Any, TypeVar, cast
 
 from django_lifespan_di import _inject
 from django_lifespan_di._lifecycle import Lifecycle, ShutdownError
+from django_lifespan_di._process import configured_lifecycle
 from django_lifespan_di._resource import abandon_loop
-from django_lifespan_di.checks import configured_lifecycle
 
 __all__ = ["blocking", "inject", "run", "running_lifecycle", "start", "stop"]
 

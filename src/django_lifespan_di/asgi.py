@@ -15,13 +15,16 @@ from typing import Any
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIHandler
 
-from django_lifespan_di import _container, _readiness
+from django_lifespan_di import _readiness
 from django_lifespan_di._lifecycle import Lifecycle, StartupError, report_failure
+from django_lifespan_di._process import (
+    check_configuration,
+    configured_lifecycle,
+    configured_request_threads,
+)
 from django_lifespan_di._request_threads import RequestThreadPool
-from django_lifespan_di.checks import check_configuration, configured_lifecycle
 from django_lifespan_di.exceptions import LifespanProtocolError
 
 __all__ = [
@@ -170,15 +173,7 @@ class LifespanASGIHandler(ASGIHandler):
         super().__init__()
         self._checked = False
         self._misconfigured: StartupError | None = None
-        self.request_threads: RequestThreadPool | None = None
-        try:
-            options = _container.get_lifespan_settings().request_threads
-        except ImproperlyConfigured:
-            options = None  # reported by the checks, which fail the lifespan startup
-        if options is not None:
-            self.request_threads = RequestThreadPool(
-                max_idle=options.max_idle, idle_timeout=options.idle_timeout
-            )
+        self.request_threads: RequestThreadPool | None = configured_request_threads()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

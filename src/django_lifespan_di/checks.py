@@ -24,13 +24,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django_lifespan_di import _container
 from django_lifespan_di._container import container_name
 from django_lifespan_di._inject import find_markers, injected_markers, marker_text
-from django_lifespan_di._lifecycle import Lifecycle, StartupError, resource_names
+from django_lifespan_di._lifecycle import resource_names
+from django_lifespan_di._process import TAG
 from django_lifespan_di._resource import LifespanResource
 from django_lifespan_di.conf import ConfigurationError
 
-__all__ = ["TAG", "check_configuration", "configured_lifecycle", "register"]
+__all__ = ["TAG", "register"]
 
-TAG = "django_lifespan_di"
 # The stubs declare the markers as instances; at run time they are classes.
 _CLOSING = cast("type[Any]", Closing)
 
@@ -40,32 +40,6 @@ def register() -> None:
     checks.register(check_settings, TAG)
     checks.register(check_resources, TAG)
     checks.register(check_views, TAG)
-
-
-def check_configuration() -> None:
-    """Run the checks; raise :class:`~django_lifespan_di.StartupError` listing the errors."""
-    errors = [message for message in checks.run_checks(tags=[TAG]) if message.is_serious()]
-    if errors:
-        listing = "\n".join(f"  {message}" for message in errors)
-        raise StartupError(
-            "configuration", f"the system checks found {len(errors)} error(s):\n{listing}"
-        )
-
-
-def configured_lifecycle() -> Lifecycle:
-    """Run the checks, then return the lifecycle of the configured container.
-
-    Raises :class:`~django_lifespan_di.StartupError` listing the errors the checks found.
-    """
-    check_configuration()
-    settings = _container.get_lifespan_settings()
-    return Lifecycle(
-        _container.get_container(),
-        startup_timeout=settings.startup_timeout,
-        shutdown_timeout=settings.shutdown_timeout,
-        on_startup=settings.on_startup,
-        on_shutdown=settings.on_shutdown,
-    )
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from django_lifespan_di import _background, _inject
 from django_lifespan_di._lifecycle import Lifecycle, ShutdownError, StartupError
-from django_lifespan_di.checks import configured_lifecycle
+from django_lifespan_di._process import configured_lifecycle
 
 __all__ = ["LifespanCommand"]
 

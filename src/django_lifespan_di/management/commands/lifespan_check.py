@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from django_lifespan_di._lifecycle import Lifecycle, ShutdownError, StartupError
-from django_lifespan_di.checks import configured_lifecycle
+from django_lifespan_di._process import configured_lifecycle
 from django_lifespan_di.health import ResourceHealth, check_resources
 
 
