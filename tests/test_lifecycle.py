@@ -580,6 +580,24 @@ async def test_each_resource_start_and_stop_is_logged_once_with_its_duration(
             assert len(matching) == 1, (verb, name, lines)
 
 
+async def test_lifecycle_records_carry_the_resource_and_duration_as_fields(
+    use_container: UseContainer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each start, stop and failure record has ``django_lifespan_di_resource`` (and, where a
+    step was timed, ``duration_ms``) as structured fields: JSON logs need no regex."""
+    use_container("FailingStart")
+    caplog.set_level(logging.INFO, logger="django_lifespan_di")
+    await failed_startup()
+    records = [r for r in caplog.records if r.name == "django_lifespan_di"]
+    by_message = {r.getMessage().split(" in ")[0]: r for r in records}
+    for message, resource in [("started a", "a"), ("started b", "b"), ("stopped a", "a")]:
+        record = by_message[message]
+        assert getattr(record, "django_lifespan_di_resource", None) == resource
+        assert getattr(record, "duration_ms", -1) >= 0
+    failure = next(r for r in records if r.getMessage().startswith("lifespan startup failed"))
+    assert getattr(failure, "django_lifespan_di_resource", None) == "c"
+
+
 # Other scopes --------------------------------------------------------------------------------
 
 

@@ -180,7 +180,7 @@ class Lifecycle:
             self.events.append(LifecycleEvent("start", node.name, took, message))
             raise StartupError(node.name, message) from exc
         took = _ms(began)
-        logger.info("started %s in %.1f ms", node.name, took)
+        logger.info("started %s in %.1f ms", node.name, took, extra=_fields(node.name, took))
         self.events.append(LifecycleEvent("start", node.name, took))
         return value
 
@@ -190,7 +190,11 @@ class Lifecycle:
             if inspect.isawaitable(result):
                 await _bounded(result, self.shutdown_timeout)
         except Exception:
-            logger.exception("cleaning up after the failed start of %s failed", node.name)
+            logger.exception(
+                "cleaning up after the failed start of %s failed",
+                node.name,
+                extra=_fields(node.name),
+            )
 
     async def _stop_all(self, nodes: list[_Node]) -> list[str]:
         """Stop initialised resources, each once every resource that needs it has stopped."""
@@ -222,13 +226,24 @@ class Lifecycle:
                 await _bounded(result, self.shutdown_timeout)
         except _Expired:
             message = f"did not stop within {self.shutdown_timeout:g} s (SHUTDOWN_TIMEOUT)"
-            logger.error("resource %s %s; moving on", node.name, message)
+            logger.error(
+                "resource %s %s; moving on",
+                node.name,
+                message,
+                extra=_fields(node.name, _ms(began)),
+            )
         except Exception as exc:
             message = f"failed to stop: {type(exc).__name__}: {exc}"
-            logger.exception("resource %s failed to stop after %.1f ms", node.name, _ms(began))
+            took = _ms(began)
+            logger.exception(
+                "resource %s failed to stop after %.1f ms",
+                node.name,
+                took,
+                extra=_fields(node.name, took),
+            )
         else:
             took = _ms(began)
-            logger.info("stopped %s in %.1f ms", node.name, took)
+            logger.info("stopped %s in %.1f ms", node.name, took, extra=_fields(node.name, took))
             self.events.append(LifecycleEvent("stop", node.name, took))
             return True
         self.events.append(LifecycleEvent("stop", node.name, _ms(began), message))
@@ -251,18 +266,24 @@ class Lifecycle:
             await _bounded(awaitable, timeout)
         except _Expired as exc:
             message = f"{phase} hook {name} did not finish within {timeout:g} s"
-            logger.error("%s", message)
+            logger.error("%s", message, extra=_fields(name, _ms(began)))
             self.events.append(LifecycleEvent(f"{phase} hook", name, _ms(began), message))
             raise (StartupError(name, message) if error is StartupError else exc) from None
         except Exception as exc:
             message = f"{phase} hook {name} failed: {type(exc).__name__}: {exc}"
-            logger.exception("%s hook %s failed after %.1f ms", phase, name, _ms(began))
+            logger.exception(
+                "%s hook %s failed after %.1f ms",
+                phase,
+                name,
+                _ms(began),
+                extra=_fields(name, _ms(began)),
+            )
             self.events.append(LifecycleEvent(f"{phase} hook", name, _ms(began), message))
             if error is StartupError:
                 raise StartupError(name, message) from exc
             raise
         took = _ms(began)
-        logger.info("ran %s hook %s in %.1f ms", phase, name, took)
+        logger.info("ran %s hook %s in %.1f ms", phase, name, took, extra=_fields(name, took))
         self.events.append(LifecycleEvent(f"{phase} hook", name, took))
 
 
@@ -296,13 +317,14 @@ async def _awaited(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
 
 
-def report_failure(message: str) -> None:
+def report_failure(message: str, *, name: str | None = None) -> None:
     """Log an error, and write it to stderr too when logging would swallow it.
 
     A project ``LOGGING`` with ``disable_existing_loggers`` silences the server's own logger
-    and maybe ours; a startup failure must still reach the operator.
+    and maybe ours; a startup failure must still reach the operator. ``name``: the resource or
+    hook that failed, as the record's structured field.
     """
-    logger.error("%s", message)
+    logger.error("%s", message, extra=_fields(name) if name is not None else None)
     if logger.disabled or not logger.isEnabledFor(logging.ERROR) or not _has_handlers():
         sys.stderr.write(f"django_lifespan_di: {message}\n")
         sys.stderr.flush()
@@ -321,6 +343,14 @@ def _hook_name(hook: Callable[[], object]) -> str:
     module = getattr(hook, "__module__", None)
     qualname = getattr(hook, "__qualname__", None) or repr(hook)
     return f"{module}.{qualname}" if module else qualname
+
+
+def _fields(name: str, ms: float | None = None) -> dict[str, object]:
+    """The structured fields of a lifecycle log record (JSON log pipelines read these)."""
+    fields: dict[str, object] = {"django_lifespan_di_resource": name}
+    if ms is not None:
+        fields["duration_ms"] = round(ms, 3)
+    return fields
 
 
 def _ms(began: float) -> float:

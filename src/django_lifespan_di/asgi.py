@@ -83,7 +83,7 @@ async def handle_lifespan(
         _readiness.move_to("failed")
         on_failure(exc)
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        report_failure(f"lifespan startup failed: {exc}\n{text}")
+        report_failure(f"lifespan startup failed: {exc}\n{text}", name=getattr(exc, "name", None))
         await _send(send, {"type": "lifespan.startup.failed", "message": f"{exc}\n{text}"})
         return False
     after_startup()
