@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -131,3 +135,34 @@ def test_shutdown_failure_makes_the_command_fail_naming_the_resources(
     for fine in ("base", "other", "plain"):
         assert step("stop", fine).search(output), (fine, output)
     assert "succeeded" not in output
+
+
+@pytest.mark.parametrize("setting", ["ok", "failing-resource"])
+def test_the_real_command_exits_as_it_reports(setting: str) -> None:
+    """``python -m django lifespan_check`` as an operator runs it: exit 0 and the success line,
+    or exit 1 naming the resource that failed, with everything started stopped again."""
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.server_project.settings",
+        "LIFESPAN_DI_CASE": setting,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "lifespan_check"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if setting == "ok":
+        assert done.returncode == 0, done.stderr
+        assert "lifespan startup and shutdown succeeded" in done.stdout
+        assert step("stop", "http_session").search(done.stdout), done.stdout
+    else:
+        assert done.returncode == 1, (done.stdout, done.stderr)
+        assert "startup failed: resource 'payments_client' failed to start" in done.stderr
+        assert step("stop", "http_session").search(done.stdout), done.stdout
+    assert "Traceback" not in done.stderr, done.stderr
