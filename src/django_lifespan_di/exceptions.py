@@ -131,34 +131,32 @@ class OriginError(ValueError):
 
 
 class SharedSessionError(RuntimeError):
-    """Code other than django_lifespan_di tried to close the shared session."""
+    """Code other than django_lifespan_di tried to close the shared session (or client)."""
+
+    _TEXT = (
+        "session.{operation}() refused: this aiohttp.ClientSession is shared by the whole "
+        "process (every view, every user) and django_lifespan_di closes it at shutdown; closed "
+        "here, it would fail every later request with 'Session is closed'. Don't close it, and "
+        "don't use 'async with session:'; use 'async with session.get(...) as response:' to "
+        "release each response."
+    )
 
     def __init__(self, operation: str) -> None:
         self.operation = operation
-        super().__init__(
-            f"session.{operation}() refused: this aiohttp.ClientSession is shared by the "
-            f"whole process (every view, every user) and django_lifespan_di closes it at "
-            f"shutdown; closed here, it would fail every later request with 'Session is "
-            f"closed'. Don't close it, and don't use 'async with session:'; use "
-            f"'async with session.get(...) as response:' to release each response."
-        )
+        super().__init__(self._TEXT.format(operation=operation))
 
     def __reduce__(self) -> tuple[type[SharedSessionError], tuple[str]]:
+        # Pickled by its fields, as Django's parallel test runner does with a test's error.
         return type(self), (self.operation,)
 
 
-class SharedClientError(RuntimeError):
-    """Code other than django_lifespan_di tried to close the shared client."""
+class SharedClientError(SharedSessionError):
+    """Code other than django_lifespan_di tried to close the shared httpx client."""
 
-    def __init__(self, operation: str) -> None:
-        self.operation = operation
-        super().__init__(
-            f"client.{operation}() refused: this httpx.AsyncClient is shared by the whole "
-            f"process (every view, every user) and django_lifespan_di closes it at shutdown; "
-            f"closed here, it would fail every later request. Don't close it, and don't use "
-            f"'async with client:'; use 'async with client.stream(...) as response:' or read "
-            f"each response to release its connection."
-        )
-
-    def __reduce__(self) -> tuple[type[SharedClientError], tuple[str]]:
-        return type(self), (self.operation,)
+    _TEXT = (
+        "client.{operation}() refused: this httpx.AsyncClient is shared by the whole process "
+        "(every view, every user) and django_lifespan_di closes it at shutdown; closed here, "
+        "it would fail every later request. Don't close it, and don't use 'async with "
+        "client:'; use 'async with client.stream(...) as response:' or read each response to "
+        "release its connection."
+    )
