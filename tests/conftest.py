@@ -37,3 +37,19 @@ def fixture_container() -> Iterator[Any]:
     _container.setup()
     yield get_container()
     _container.setup()
+
+
+@pytest.fixture(name="pooled")
+def fixture_pooled(upstream: Upstream) -> Iterator[Upstream]:
+    """The ``Pooled`` container of tests.sync_containers configured, its events reset; the
+    background loop stopped after the test."""
+    from django_lifespan_di import sync
+    from tests import sync_containers
+
+    sync_containers.events.clear()
+    with sync_containers.container_settings("Pooled"):
+        try:
+            yield upstream
+        finally:
+            sync.stop()
+    sync_containers.events.clear()

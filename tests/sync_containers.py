@@ -12,6 +12,7 @@ from aiohttp import ClientSession
 from dependency_injector import containers, providers
 from dependency_injector.wiring import Provide
 from django.core.management.base import CommandError, CommandParser
+from django.test import override_settings
 from django.urls import URLPattern
 
 from django_lifespan_di import LifespanResource, inject, sync
@@ -132,3 +133,15 @@ class PlainCommand(LifespanCommand):
         if options["fail"]:
             raise CommandError("handle failed")
         self.stdout.write(fetch("plain")["user"])
+
+
+def container_settings(container: str) -> override_settings:
+    """Settings selecting a container of ``tests.sync_containers``."""
+    return override_settings(
+        ROOT_URLCONF=__name__,
+        DJANGO_LIFESPAN_DI={
+            "CONTAINER": f"{__name__}.{container}",
+            "STARTUP_TIMEOUT": 10.0,
+            "SHUTDOWN_TIMEOUT": 10.0,
+        },
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -15,23 +14,11 @@ from django.core.management.base import CommandError
 
 from django_lifespan_di import _background, sync
 from tests import sync_containers
-from tests.sync_containers import AsyncCommand, PlainCommand, SyncCommand
-from tests.test_sync import container_settings
+from tests.sync_containers import AsyncCommand, PlainCommand, SyncCommand, container_settings
 from tests.upstream import Upstream
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
-
-
-@pytest.fixture(name="pooled")
-def fixture_pooled(upstream: Upstream) -> Iterator[Upstream]:
-    """The ``Pooled`` container configured, its events reset; no background loop left after."""
-    sync_containers.events.clear()
-    with container_settings("Pooled"):
-        try:
-            yield upstream
-        finally:
-            sync.stop()
 
 
 def test_async_handle_runs_between_startup_and_shutdown(pooled: Upstream) -> None:

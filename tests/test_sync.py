@@ -6,44 +6,17 @@ import asyncio
 import os
 import threading
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.test import override_settings
 
 from django_lifespan_di import ShutdownError, StartupError, _background, inject, sync
 from tests import sync_containers
-from tests.sync_containers import POOL_LIMIT
+from tests.sync_containers import POOL_LIMIT, container_settings
 from tests.upstream import Upstream
 
-MODULE = "tests.sync_containers"
 CALLS = 40
-
-
-def container_settings(container: str) -> override_settings:
-    """Settings selecting a container of ``tests.sync_containers``."""
-    return override_settings(
-        ROOT_URLCONF=MODULE,
-        DJANGO_LIFESPAN_DI={
-            "CONTAINER": f"{MODULE}.{container}",
-            "STARTUP_TIMEOUT": 10.0,
-            "SHUTDOWN_TIMEOUT": 10.0,
-        },
-    )
-
-
-@pytest.fixture(name="pooled")
-def fixture_pooled(upstream: Upstream) -> Iterator[Upstream]:
-    """The ``Pooled`` container configured; the background loop stopped after the test."""
-    sync_containers.events.clear()
-    with container_settings("Pooled"):
-        try:
-            yield upstream
-        finally:
-            sync.stop()
-    sync_containers.events.clear()
 
 
 def background_threads() -> list[threading.Thread]:
