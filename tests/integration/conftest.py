@@ -78,5 +78,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         )
     path = os.environ.get("LIFESPAN_DI_INTEGRATION_REPORT")
     if path:
-        Path(path).write_text(json.dumps(rows, indent=2, default=str) + "\n")
+        Path(path).write_text(json.dumps(_plain(rows), indent=2, default=str) + "\n")
         terminalreporter.write_line(f"written to {path}")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every mapping key a string (a row may key counts by ``(pid, name)``)."""
+    if isinstance(value, dict):
+        return {str(key): _plain(each) for key, each in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(each) for each in value]
+    return value
