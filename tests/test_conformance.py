@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import httpx
 import pytest
 from asgiref.sync import async_to_sync
 from django.test import (
@@ -47,7 +48,7 @@ from tests.conformance.matrix import check_instances as check_instances_of
 from tests.conformance.urls import STYLE_VIEWS
 from tests.upstream import Upstream
 
-RESOURCES = ("http_session", "bare_session")
+RESOURCES = ("http_session", "bare_session", "httpx_client")
 REQUESTS = 2
 """Requests per cell: a second one shows what a later request (on a later loop) gets."""
 WATCHED_LOGGERS = ("asyncio", "aiohttp", "django_lifespan_di")
@@ -241,7 +242,12 @@ async def test_override_provider_fixture(
             cell.answer(style, await client.get(style.path), expected_value=value)
     else:
         url = f"http://127.0.0.1:{upstream_server.port}"
-        async with aiohttp.ClientSession(base_url=url) as session:
+        own: Any = (
+            httpx.AsyncClient(base_url=url)
+            if style.kind == "httpx"
+            else aiohttp.ClientSession(base_url=url)
+        )
+        async with own as session:
             override_provider(style.provider, session)
             for _ in range(REQUESTS):
                 cell.answer(style, await client.get(style.path), override=session)

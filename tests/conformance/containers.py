@@ -12,6 +12,7 @@ lines, to the file named by ``CONFORMANCE_EVENTS``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -21,11 +22,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import httpx
 from dependency_injector import containers, providers
 from django.conf import settings
 
 from django_lifespan_di import LifespanResource
 from django_lifespan_di.aiohttp import DEFAULT_TIMEOUT
+from django_lifespan_di.httpx import async_client
 
 __all__ = [
     "EVENTS",
@@ -81,13 +84,13 @@ def opened_sessions() -> dict[str, aiohttp.ClientSession]:
     return {_instance_tokens[session]: session for session in alive}
 
 
-def _record(event: str, resource: str, session: aiohttp.ClientSession) -> None:
+def _record(event: str, resource: str, session: Any) -> None:
     row = {
         "event": event,
         "resource": resource,
         "instance": instance_token(session),
         "id": id(session),
-        "closed": session.closed,
+        "closed": _is_closed(session),
         "loop": loop_token(),
         "pid": os.getpid(),
     }
@@ -97,6 +100,11 @@ def _record(event: str, resource: str, session: aiohttp.ClientSession) -> None:
         if path:
             with open(path, "a", encoding="utf-8") as events:
                 events.write(json.dumps(row) + "\n")
+
+
+def _is_closed(client: Any) -> bool:
+    """``closed`` of an aiohttp session, ``is_closed`` of an httpx client."""
+    return bool(client.is_closed if isinstance(client, httpx.AsyncClient) else client.closed)
 
 
 def _new_session(resource: str) -> aiohttp.ClientSession:
@@ -134,6 +142,22 @@ async def bare_session_initializer() -> AsyncIterator[aiohttp.ClientSession]:
     _record("closed", "bare_session", session)
 
 
+async def recorded_httpx_client() -> AsyncIterator[httpx.AsyncClient]:
+    """The library's own httpx factory (``async_client``), its instances recorded."""
+    lifetime = async_client(base_url=settings.CONFORMANCE_UPSTREAM_URL)  # type: ignore[misc]
+    client = await lifetime.__anext__()
+    with _lock:
+        _instance_tokens[client] = _token("httpx_client")
+        _opened.append(weakref.ref(client))  # type: ignore[arg-type]
+    _record("opened", "httpx_client", client)
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(StopAsyncIteration):
+            await lifetime.__anext__()  # async_client's own clean-up closes the client
+        _record("closed", "httpx_client", client)
+
+
 class ApiClient:
     """A dependent of the session: what a ``providers.Factory`` builds around it."""
 
@@ -151,5 +175,6 @@ class Container(containers.DeclarativeContainer):
     bare_session: LifespanResource[aiohttp.ClientSession] = LifespanResource(
         bare_session_initializer
     )
+    httpx_client: LifespanResource[httpx.AsyncClient] = LifespanResource(recorded_httpx_client)
     api_client = providers.Factory(ApiClient, session=http_session)
     greeting: providers.Factory[dict[str, str]] = providers.Factory(dict, text="hello")

@@ -43,7 +43,8 @@ class Style:
     name: str
     kind: str
     """What the view gets: "session", "client" (an ApiClient around the session),
-    "closed-flag" (``session.closed``) or "value" (a plain value of a sync provider)."""
+    "closed-flag" (``session.closed``), "httpx" (the shared ``httpx.AsyncClient``) or "value"
+    (a plain value of a sync provider)."""
     provider: str
     """The provider the view names (what an override replaces)."""
     resource: str | None
@@ -71,6 +72,7 @@ STYLES = (
     Style("provided-inject", "closed-flag", "http_session", "http_session"),
     Style("provided-di", "closed-flag", "http_session", "http_session"),
     Style("no-finally-inject", "session", "bare_session", "bare_session"),
+    Style("httpx-inject", "httpx", "httpx_client", "httpx_client"),
 )
 """Every style; ``inject`` is django_lifespan_di.inject, ``di`` dependency-injector's own."""
 
@@ -86,7 +88,7 @@ def style_named(name: str) -> Style:
 
 def _session_of(style: Style, got: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The description of the session inside what the view got, or None if it has none."""
-    if style.kind == "session":
+    if style.kind in ("session", "httpx"):
         return got
     if style.kind == "client":
         return got.get("session")
@@ -117,9 +119,12 @@ def check_answer(
         assert got["type"] == "tests.conformance.containers.ApiClient", f"{style}: got {got}"
     session = _session_of(style, got)
     assert session is not None, f"{style}: no session in {got}"
-    assert session["type"] == SESSION_TYPE, (
-        f"{style}: expected an aiohttp.ClientSession, got {session['type']} ({session})"
-    )
+    if style.kind == "httpx":
+        assert session.get("is_httpx_client"), f"{style}: expected an httpx.AsyncClient: {session}"
+    else:
+        assert session["type"] == SESSION_TYPE, (
+            f"{style}: expected an aiohttp.ClientSession, got {session['type']} ({session})"
+        )
     assert session["closed"] is False, f"{style}: the session it got is closed: {session}"
     if override is not None:
         assert session["id"] == id(override), (

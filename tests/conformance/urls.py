@@ -22,6 +22,7 @@ STYLE_VIEWS: dict[str, Callable[..., Any]] = {
     "provided-inject": views.provided_inject,
     "provided-di": wired_views.provided_di,
     "no-finally-inject": views.no_finally_inject,
+    "httpx-inject": views.httpx_inject,
 }
 """The view of each style, by the style's name (the in-process cells call some directly)."""
 

@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
+import httpx
 from aiohttp import ClientSession
 from dependency_injector.wiring import Provide
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -43,6 +44,9 @@ def describe(obj: Any) -> dict[str, Any]:
     }
     if isinstance(obj, ClientSession):
         described["closed"] = obj.closed
+    if isinstance(obj, httpx.AsyncClient):
+        described["is_httpx_client"] = True
+        described["closed"] = obj.is_closed
     if isinstance(obj, ApiClient):
         described["session"] = describe(obj.session)
     if isinstance(obj, PLAIN_VALUES):
@@ -56,6 +60,9 @@ async def answer(style: str, got: Any, session: Any = None) -> JsonResponse:
     if isinstance(session, ClientSession) and not session.closed:
         async with session.get("/data") as response:
             upstream = {"status": response.status, "body": await response.json()}
+    elif isinstance(session, httpx.AsyncClient) and not session.is_closed:
+        reply = await session.get("/data")
+        upstream = {"status": reply.status_code, "body": reply.json()}
     return JsonResponse(
         {
             "style": style,
@@ -154,3 +161,10 @@ class ErrorAsJson(MiddlewareMixin):
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse:
         logger.error("%s raised", request.path, exc_info=exception)
         return JsonResponse({"error": f"{type(exception).__name__}: {exception}"}, status=500)
+
+
+@inject
+async def httpx_inject(
+    request: HttpRequest, client: httpx.AsyncClient = Provide[Container.httpx_client]
+) -> HttpResponse:
+    return await answer("httpx-inject", client, client)

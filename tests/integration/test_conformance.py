@@ -36,7 +36,7 @@ from tests.processes import DEADLINE, ChildProcess
 from tests.upstream import Upstream
 
 CONFORMANCE_APP = "tests.conformance.asgi:application"
-RESOURCES = ("http_session", "bare_session")
+RESOURCES = ("http_session", "bare_session", "httpx_client")
 """The session resources of the conformance container (a lifespan startup opens both)."""
 REQUESTS = 2
 """Requests per style: under runserver the second runs on a new loop."""
