@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from django_lifespan_di import get_container
-from django_lifespan_di._lifecycle import report_failure
+from django_lifespan_di import ShutdownError, get_container
+from django_lifespan_di._lifecycle import Lifecycle, report_failure
 from django_lifespan_di.asgi import (
     STATE_KEY,
     LifespanASGIHandler,
@@ -816,3 +816,29 @@ async def test_a_stock_async_resource_failing_to_start_needs_no_clean_up(
     assert "resource 'broken' failed to start" in message
     errors = library_errors(caplog)
     assert not any("cleaning up" in error for error in errors), errors
+
+
+def _lifecycle_of(name: str, shutdown_timeout: float = MARGIN) -> Lifecycle:
+    """A Lifecycle of the test container ``name``, built as the library builds one."""
+    container = getattr(lifecycle_containers, name)()
+    return Lifecycle(container, startup_timeout=MARGIN, shutdown_timeout=shutdown_timeout)
+
+
+async def test_a_lifecycle_is_an_async_context_manager(record: list[str]) -> None:
+    """``async with lifecycle as started:`` starts before the block and stops after it."""
+    async with _lifecycle_of("Simple") as started:
+        assert set(started) == {"a", "b", "plain"}
+        assert not any(e.startswith("stop") for e in record)
+    assert sorted(e for e in record if e.startswith("stop")) == ["stop a", "stop b", "stop plain"]
+
+
+async def test_the_blocks_own_error_wins_over_a_shutdown_failure(record: list[str]) -> None:
+    """A block that raises gets its own error back, the resources stopped; a clean block gets
+    the ShutdownError naming what failed to stop."""
+    with pytest.raises(KeyError, match="the body's own"):
+        async with _lifecycle_of("FailingStop", SHORT):
+            raise KeyError("the body's own")
+    assert "stop other" in record
+    with pytest.raises(ShutdownError, match="broken"):
+        async with _lifecycle_of("FailingStop", SHORT):
+            pass

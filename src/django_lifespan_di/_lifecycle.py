@@ -69,7 +69,10 @@ def _graph(container: Any) -> list[_Node]:
 
 
 class Lifecycle:
-    """Starts and stops the resources of one container, plus the hooks from settings."""
+    """Starts and stops the resources of one container, plus the hooks from settings.
+
+    An async context manager: ``async with lifecycle as started:`` (the resources by name).
+    """
 
     def __init__(
         self,
@@ -88,6 +91,20 @@ class Lifecycle:
         self.events: list[LifecycleEvent] = []
         # The starts this lifecycle cancelled itself: their CancelledError is not a failure.
         self._abandoned: set[_Node] = set()
+
+    async def __aenter__(self) -> dict[str, Any]:
+        """``async with lifecycle as started:`` runs :meth:`startup` (rolled back on failure)."""
+        return await self.startup()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """:meth:`shutdown`, however the block ended. Its :class:`ShutdownError` is raised only
+        when the block itself raised nothing: the block's own error wins (each failure to stop
+        is logged)."""
+        try:
+            await self.shutdown()
+        except ShutdownError:
+            if exc_info[1] is None:
+                raise
 
     async def startup(self) -> dict[str, Any]:
         """Start every resource, then run the startup hooks; return the resources by name.

@@ -7,9 +7,10 @@ lifespan handling to any other ASGI app (for example Channels' ``ProtocolTypeRou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import django
@@ -67,15 +68,14 @@ async def handle_lifespan(
 
     Returns whether the startup succeeded. A startup or shutdown failure goes to the server as
     text, and to ``on_failure`` as the exception itself (what ``testing.lifespan`` raises).
-    Whatever ends the lifespan after a successful
-    startup (``lifespan.shutdown``, a cancelled task, ``receive()`` raising, a message out of
-    order), the resources are stopped, dependents first.
+    Whatever ends the lifespan after a successful startup (``lifespan.shutdown``, a cancelled
+    task, ``receive()`` raising, a message out of order), the resources are stopped,
+    dependents first.
     """
     message = await receive()
     if _type(message) != "lifespan.startup":
         raise _protocol_error(f"expected lifespan.startup first, received {message!r}")
     _readiness.move_to("starting")
-    lifecycle: Lifecycle | None = None
     try:
         lifecycle = configured_lifecycle()
         started = await lifecycle.startup()
@@ -93,31 +93,47 @@ async def handle_lifespan(
         # its presence does not prove that lifespan ran, so nothing here reads it back.
         state[STATE_KEY] = started
     _readiness.move_to("ready")
-    try:
+    async with _serving(lifecycle, send, after_shutdown, on_failure):
         await _send(send, {"type": "lifespan.startup.complete"})
         message = await receive()
+        if _type(message) != "lifespan.shutdown":
+            raise _protocol_error(
+                f"expected lifespan.shutdown after the startup, received {message!r}; "
+                "stopping the resources"
+            )
+    return True
+
+
+@contextlib.asynccontextmanager
+async def _serving(
+    lifecycle: Lifecycle,
+    send: Send,
+    after_shutdown: Callable[[], None],
+    on_failure: Callable[[Exception], None],
+) -> AsyncIterator[None]:
+    """The started lifespan: however the block ends, the ordered shutdown runs after it.
+
+    Reported to the server only when the block ended with ``lifespan.shutdown``; otherwise
+    the block's own error goes on once the resources are stopped.
+    """
+    try:
+        yield
     except asyncio.CancelledError:
         # A quick shutdown: uvicorn on a second Ctrl-C, gunicorn's asgi worker on SIGINT.
         logger.warning("the lifespan was cancelled before lifespan.shutdown: stopping anyway")
         await _shutdown(lifecycle, after_shutdown)
         raise
     except BaseException as exc:
-        report_failure(f"the lifespan ended before lifespan.shutdown ({exc!r}): stopping")
+        if not isinstance(exc, LifespanProtocolError):  # that one is logged already
+            report_failure(f"the lifespan ended before lifespan.shutdown ({exc!r}): stopping")
         await _shutdown(lifecycle, after_shutdown)
         raise
-    if _type(message) != "lifespan.shutdown":
-        await _shutdown(lifecycle, after_shutdown)
-        raise _protocol_error(
-            f"expected lifespan.shutdown after the startup, received {message!r}; "
-            "the resources have been stopped"
-        )
     failure = await _shutdown(lifecycle, after_shutdown)
     if failure is None:
         await _send(send, {"type": "lifespan.shutdown.complete"})
     else:
         on_failure(failure)
         await _send(send, {"type": "lifespan.shutdown.failed", "message": str(failure)})
-    return True
 
 
 async def _shutdown(lifecycle: Lifecycle, after_shutdown: Callable[[], None]) -> Exception | None:
