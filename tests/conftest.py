@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
-from django_lifespan_di import _container, get_container
 from tests.upstream import Upstream, running_upstream
 
 # Assertion helpers shared by several test modules: rewrite their asserts as pytest does the test
@@ -32,11 +31,9 @@ def fixture_upstream(upstream_server: Upstream) -> Iterator[Upstream]:
 
 
 @pytest.fixture(name="container")
-def fixture_container() -> Iterator[Any]:
-    """A freshly built and wired container for the test; the previous one comes back after."""
-    _container.setup()
-    yield get_container()
-    _container.setup()
+def fixture_container(lifespan_container: Any) -> Any:
+    """The plugin's own ``lifespan_container`` (rebuilt for the test), by the suite's name."""
+    return lifespan_container
 
 
 @pytest.fixture(name="pooled")

@@ -1,4 +1,7 @@
-"""``django_lifespan_di.inject``: injection without wiring, and without a Task per call."""
+"""``django_lifespan_di.inject``: injection without wiring and without a Task per call.
+
+``test_wired_inject.py`` covers dependency-injector's own ``@inject``.
+"""
 
 from __future__ import annotations
 

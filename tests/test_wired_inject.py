@@ -1,4 +1,7 @@
-"""Injection of the container's resources into views and functions, with and without lifespan."""
+"""dependency-injector's own ``@inject`` (with wiring) on the resources, with and without lifespan.
+
+``test_inject.py`` covers ``django_lifespan_di.inject``.
+"""
 
 from __future__ import annotations
 

@@ -195,8 +195,16 @@ def inject(fn: F) -> F:
     """
     markers = _inject.find_markers(fn)
     if not markers:
+        inner = getattr(fn, "func", None)  # a task object of django.tasks (or django-tasks)
+        if callable(inner) and _inject.find_markers(inner):
+            raise TypeError(
+                "@django_lifespan_di.sync.inject was applied over the task decorator of "
+                f"{inner.__qualname__}; put it below (@task above @sync.inject), so that the "
+                "task runs the injected function."
+            )
+        name = getattr(fn, "__qualname__", repr(fn))
         raise TypeError(
-            f"{fn.__qualname__} has no Provide[...] default to inject; remove "
+            f"{name} has no Provide[...] default to inject; remove "
             "@django_lifespan_di.sync.inject or give a parameter a default such as "
             "Provide[Container.http_session]."
         )

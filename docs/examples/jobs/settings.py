@@ -14,6 +14,11 @@ DATABASES = {
     }
 }
 INSTALLED_APPS = ["django_lifespan_di", "jobs"]
+# Django tasks (jobs/weather_tasks.py) run where they are enqueued (the immediate backend, the
+# default) or, with JOBS_TASKS=database, in `manage.py db_worker` of django-tasks-db.
+if os.environ.get("JOBS_TASKS") == "database":
+    INSTALLED_APPS += ["django_tasks_db"]  # after "jobs": jobs' db_worker command is used
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 DJANGO_LIFESPAN_DI = {"CONTAINER": "jobs.containers.Container"}
 
