@@ -8,6 +8,7 @@ from typing import Any
 from dependency_injector import providers
 from django.core.exceptions import ImproperlyConfigured
 
+from django_lifespan_di._request_scope import RequestResource
 from django_lifespan_di._resource import LifespanResource, pin_async_dependents
 from django_lifespan_di.conf import ConfigurationError, LifespanSettings, get_settings
 
@@ -57,7 +58,7 @@ def setup() -> None:
         )
         return
     for name, provider in provider_names(container).items():
-        if isinstance(provider, LifespanResource):
+        if isinstance(provider, (LifespanResource, RequestResource)):
             provider.name = name
     pin_async_dependents(container)
     _registry.container = container

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from types import SimpleNamespace
 from typing import Any, ClassVar, NoReturn, cast
@@ -29,6 +30,7 @@ __all__ = [
     "SharedSessionError",
     "client_session",
     "pool_stats",
+    "request_session",
 ]
 
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
@@ -124,6 +126,12 @@ async def client_session(
         await connector.close()
         raise
     _refuse_closing(session)
+    _defaults[session] = {
+        "base_url": base_url,
+        "timeout": timeout,
+        "headers": headers,
+        **session_options,
+    }
     attach(
         session,
         check=_url_check(health_url) if health_url is not None else None,
@@ -136,6 +144,47 @@ async def client_session(
 
 
 _NAME = "client_session"
+
+# What each session client_session made was built with: what request_session copies.
+_defaults: weakref.WeakKeyDictionary[aiohttp.ClientSession, dict[str, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def request_session(
+    shared: aiohttp.ClientSession, *, unsafe_cookies: bool = False
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """A ``ClientSession`` for one request, with its own cookie jar, on ``shared``'s pool.
+
+    Use it as the initializer of a :class:`~django_lifespan_di.RequestResource`, with the
+    shared session (a :func:`client_session` resource) as its argument::
+
+        user_session = RequestResource(request_session, http_session)
+
+    It has the shared session's defaults (``base_url``, timeouts, headers and the origin guard,
+    the pool-timeout error) and sends its requests over the shared connection pool: no new
+    TCP connections. The cookies an upstream sets during the request are sent back for the
+    rest of that request only, never on another request's. At the end of the request it is
+    closed; the pool stays open. ``unsafe_cookies=True`` also keeps cookies of hosts named by
+    an IP address (aiohttp's ``CookieJar(unsafe=True)``), which a jar ignores by default.
+    """
+    defaults = _defaults.get(shared)
+    if defaults is None:
+        raise TypeError(
+            f"request_session() needs a session made by django_lifespan_di.aiohttp."
+            f"client_session (whose defaults it copies), got {shared!r}. Declare the shared "
+            "session as LifespanResource(client_session, ...)."
+        )
+    session = aiohttp.ClientSession(
+        connector=shared.connector,
+        connector_owner=False,
+        cookie_jar=aiohttp.CookieJar(unsafe=unsafe_cookies),
+        **defaults,
+    )
+    try:
+        yield session
+    finally:
+        await session.close()
 
 
 def pool_stats(session: aiohttp.ClientSession) -> PoolStats:

@@ -26,6 +26,7 @@ from django_lifespan_di._container import container_name
 from django_lifespan_di._inject import find_markers, injected_markers, marker_text
 from django_lifespan_di._lifecycle import resource_names
 from django_lifespan_di._process import TAG
+from django_lifespan_di._request_scope import RequestResource
 from django_lifespan_di._resource import LifespanResource
 from django_lifespan_di.conf import ConfigurationError
 
@@ -180,10 +181,13 @@ def _owner(marker: Any) -> str | None:
     return None if inner.startswith("<") else inner.rsplit(".", 1)[0]
 
 
+_ASYNC_PROVIDERS = (LifespanResource, RequestResource)
+
+
 def _is_async_provider(provider: Any) -> bool:
-    if isinstance(provider, LifespanResource) or provider.is_async_mode_enabled():
+    if isinstance(provider, _ASYNC_PROVIDERS) or provider.is_async_mode_enabled():
         return True
-    if any(isinstance(each, LifespanResource) for each in provider.traverse()):
+    if any(isinstance(each, _ASYNC_PROVIDERS) for each in provider.traverse()):
         return True
     return isinstance(provider, providers.Resource) and _is_async_initializer(provider.provides)
 

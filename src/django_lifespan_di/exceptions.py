@@ -18,6 +18,7 @@ __all__ = [
     "LifespanProtocolError",
     "OriginError",
     "OverrideError",
+    "RequestScopeError",
     "SharedClientError",
     "SharedSessionError",
     "ShutdownError",
@@ -94,6 +95,10 @@ class AsyncResourceRequiredError(RuntimeError):
 
 class LifespanProtocolError(RuntimeError):
     """The server sent a lifespan message out of order, or one this protocol does not have."""
+
+
+class RequestScopeError(RuntimeError):
+    """A request-scoped provider was used where no request scope is active (or after it ended)."""
 
 
 class OverrideError(LookupError):

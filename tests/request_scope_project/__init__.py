@@ -1,0 +1,1 @@
+"""A project whose views use request-scoped providers (``tests/test_request_scope.py``)."""
