@@ -23,9 +23,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from dependency_injector import providers, resources
+from dependency_injector import providers
 from django.http import HttpRequest
 
+from django_lifespan_di._resource import require_async
 from django_lifespan_di.exceptions import RequestScopeError
 
 __all__ = [
@@ -258,7 +259,7 @@ class RequestResource(providers.Factory[T]):
 
     def __init__(self, provides: Any = None, *args: Any, **kwargs: Any) -> None:
         if provides is not None:
-            _require_async(provides)
+            require_async(provides, "RequestResource", "or an async context manager factory", "")
         super().__init__(provides, *args, **kwargs)
         self.name: str | None = None
         """The provider's name in the process's container (set when the container is built)."""
@@ -297,15 +298,3 @@ class CurrentRequest(providers.Provider[HttpRequest]):
                 + "."
             )
         return scope.request
-
-
-def _require_async(provides: Any) -> None:
-    sync = inspect.isgeneratorfunction(provides) or (
-        isinstance(provides, type) and issubclass(provides, resources.Resource)
-    )
-    if sync:
-        raise TypeError(
-            f"RequestResource needs an async initializer (an async generator function, a "
-            f"coroutine function or an async context manager factory), got the sync "
-            f"{provides!r}."
-        )

@@ -75,7 +75,7 @@ class LifespanResource(providers.Resource[T]):
 
     def __init__(self, provides: Any = None, *args: Any, **kwargs: Any) -> None:
         if provides is not None:
-            _require_async(provides)
+            require_async(provides)
         super().__init__(provides, *args, **kwargs)
         # The provider decides on its own whether a call returns a value or an awaitable;
         # pinning the mode stops dependency-injector from flipping it (for example when an
@@ -305,15 +305,20 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def _require_async(provides: Any) -> None:
+def require_async(
+    provides: Any,
+    owner: str = "LifespanResource",
+    accepted: str = "an async context manager or a resources.AsyncResource",
+    advice: str = " Use providers.Resource for sync resources.",
+) -> None:
+    """Refuse a sync initializer for ``owner``, saying what it accepts."""
     sync = inspect.isgeneratorfunction(provides) or (
         isinstance(provides, type) and issubclass(provides, resources.Resource)
     )
     if sync:
         raise TypeError(
-            f"LifespanResource needs an async initializer (an async generator function, a "
-            f"coroutine function, an async context manager or a resources.AsyncResource), "
-            f"got the sync {provides!r}. Use providers.Resource for sync resources."
+            f"{owner} needs an async initializer (an async generator function, a coroutine "
+            f"function, {accepted}), got the sync {provides!r}.{advice}"
         )
 
 
