@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
+import django
 import pytest
 from dependency_injector import providers
 from dependency_injector.wiring import Provide
@@ -183,6 +184,10 @@ async def test_an_override_replaces_the_request_instance() -> None:
     assert events() == []
 
 
+# Django cancels the view on a client disconnect from 5.0 on; before, the view runs on.
+@pytest.mark.skipif(
+    django.VERSION < (5, 0), reason="Django < 5.0 does not listen for a client disconnect"
+)
 @pytest.mark.asyncio
 async def test_a_client_disconnect_cancels_the_view_and_closes_its_instances(
     project: Upstream,

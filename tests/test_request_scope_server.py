@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import django
 import pytest
 
 from tests.processes import DEADLINE, ChildProcess
@@ -104,6 +105,10 @@ def test_uvicorn_closes_request_instances_after_each_kind_of_response(
     ]
 
 
+# Django cancels the view on a client disconnect from 5.0 on; before, the view runs on.
+@pytest.mark.skipif(
+    django.VERSION < (5, 0), reason="Django < 5.0 does not listen for a client disconnect"
+)
 def test_uvicorn_closes_request_instances_after_a_client_disconnect(
     server: tuple[int, Path], upstream: Upstream
 ) -> None:
