@@ -41,7 +41,7 @@ def test_async_to_sync_opens_a_session_per_call(pooled: Upstream) -> None:
     fetch = async_to_sync(inject(sync_containers.fetch_data))
     for i in range(5):
         fetch(f"u{i}")
-    assert len(pooled.connections) == 5
+    assert len(pooled.transports) == 5
     assert background_threads() == []
 
 

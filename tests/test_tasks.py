@@ -115,7 +115,7 @@ def test_the_view_decorator_on_a_task_opens_a_session_per_task(
     and a connection per task; sync.inject is what shares them."""
     fetch = tasks.task(task_functions.fetch_on_its_own_loop)
     assert [successful(fetch.enqueue(f"u{i}")) for i in range(5)] == [f"u{i}" for i in range(5)]
-    assert len(upstream.connections) == 5
+    assert len(upstream.transports) == 5
     assert "start audit" not in sync_containers.events  # no background loop involved
 
 

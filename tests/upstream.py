@@ -31,6 +31,10 @@ class Upstream:
 
     port: int = 0
     connections: set[tuple[str, int]] = field(default_factory=set)
+    """The client addresses of the connections requests came on (a port the kernel reuses for
+    a later connection counts once: see ``transports`` for an exact count)."""
+    transports: dict[int, object] = field(default_factory=dict)
+    """Every connection requests came on, by id (held, so that no id is reused meanwhile)."""
     requests: list[dict[str, str]] = field(default_factory=list)
     delay: float = 0.0
     log: list[Seen] = field(default_factory=list)
@@ -66,16 +70,24 @@ class Upstream:
         self._release = asyncio.Event()
         self.held.clear()
         self.connections.clear()
+        self.transports.clear()
         self.requests.clear()
         self.log.clear()
         self.delay = 0.0
 
 
 def _app(state: Upstream) -> web.Application:
-    async def data(request: web.Request) -> web.Response:
-        peer = request.transport.get_extra_info("peername") if request.transport else None
+    def note_connection(request: web.Request) -> None:
+        transport = request.transport
+        if transport is None:
+            return
+        state.transports[id(transport)] = transport
+        peer = transport.get_extra_info("peername")
         if peer:
             state.connections.add((peer[0], peer[1]))
+
+    async def data(request: web.Request) -> web.Response:
+        note_connection(request)
         seen = {
             "cookie": request.headers.get("Cookie", ""),
             "user": request.headers.get("X-User", ""),
@@ -111,9 +123,7 @@ def _app(state: Upstream) -> web.Application:
 
     async def forecast(request: web.Request) -> web.Response:
         """The docs' examples' weather service: a clear sky everywhere."""
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        if peer:
-            state.connections.add((peer[0], peer[1]))
+        note_connection(request)
         return web.json_response({"city": request.query.get("city", ""), "sky": "clear"})
 
     app = web.Application(middlewares=[log])

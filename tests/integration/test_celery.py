@@ -112,7 +112,7 @@ def test_benchmark_pooled_session_vs_a_session_per_task(
             weather.reset()
             values, took = run_tasks(client, task, 1000)
             assert values == ["clear"] * 1000
-            rows[task] = (round(took, 2), len(weather.connections))
+            rows[task] = (round(took, 2), len(weather.transports))
         worker.stop(signal.SIGTERM)
         worker.wait()
     finally:
