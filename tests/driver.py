@@ -10,6 +10,25 @@ from typing import Any
 from django_lifespan_di.asgi import get_asgi_application
 
 
+def http_scope(path: str, *, scope_type: str = "http") -> dict[str, Any]:
+    """The scope a server sends for ``GET path`` (``scope_type="websocket"``: a websocket)."""
+    path, _, query = path.partition("?")
+    return {
+        "type": scope_type,
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+
+
 class LifespanRun:
     """What a server would see: every message the app sent, and the lifespan ``state``."""
 

@@ -13,6 +13,7 @@ from typing import Any
 from dependency_injector import containers
 
 from django_lifespan_di import LifespanResource
+from tests.driver import http_scope
 from tests.request_threads_views import DB_ALIAS, thread_key
 
 TIMEOUT = 10.0
@@ -78,21 +79,7 @@ async def get(
     With ``body_arriving``, the request body never ends: the event is set when the app waits
     for the rest of it. Returns when the app does (after the pool took the thread back).
     """
-    path, _, query = path.partition("?")
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope(path)
     requested = False
     gone = disconnect or asyncio.Event()
 

@@ -29,7 +29,7 @@ from django_lifespan_di import _container, get_container
 from django_lifespan_di.asgi import get_asgi_application
 from django_lifespan_di.conf import ConfigurationError
 from tests import config_cases
-from tests.driver import drive_lifespan
+from tests.driver import drive_lifespan, http_scope
 from tests.project import views
 from tests.project.containers import Container
 from tests.reporting import assert_reported, check_command_report, lifespan_report, reported_by
@@ -597,19 +597,7 @@ def test_manage_py_check_fails_in_a_real_process() -> None:
 async def serve_one(app: Any, scope_type: str = "http") -> tuple[list[dict[str, Any]], Any]:
     """One request (or websocket connect) sent straight to ``app``, as a server would."""
     sent: list[dict[str, Any]] = []
-    scope = {
-        "type": scope_type,
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/proxy",
-        "raw_path": b"/proxy",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "server": ("testserver", 80),
-        "client": ("127.0.0.1", 1),
-    }
+    scope = http_scope("/proxy", scope_type=scope_type)
 
     messages = [
         {"type": "websocket.connect"}

@@ -33,6 +33,7 @@ from django_lifespan_di.aiohttp import OriginError, client_session, request_sess
 from django_lifespan_di.asgi import LifespanASGIHandler
 from django_lifespan_di.exceptions import AsyncResourceRequiredError
 from django_lifespan_di.testing import override_providers
+from tests.driver import http_scope
 from tests.request_scope_project import settings as project_settings
 from tests.request_scope_project.containers import EVENTS, Container, Tracked
 from tests.upstream import Upstream
@@ -211,20 +212,7 @@ async def test_a_client_disconnect_cancels_the_view_and_closes_its_instances(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/hold",
-        "raw_path": b"/hold",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope("/hold")
     serving = asyncio.create_task(app(scope, receive, send))
     try:
         await project.wait_until_held()
@@ -546,20 +534,7 @@ async def test_the_asgi_handler_closes_a_streamed_response_s_instances_from_its_
     async def send(message: Any) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/stream",
-        "raw_path": b"/stream",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope("/stream")
     await asyncio.wait_for(LifespanASGIHandler()(scope, receive, send), DEADLINE)
     body = b"".join(each.get("body", b"") for each in sent[1:])
     assert body == b"chunk 0\nchunk 1\nchunk 2\n"
